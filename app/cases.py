@@ -1,0 +1,309 @@
+"""Case services: create a case, move it through the declared workflow, read it within one's permissions.
+
+Every change goes through `perform`: the workflow table decides whether the move is legal, the legal clock
+recomputes the due dates, the case row is updated under a version check (a stale screen cannot overwrite
+newer state) and an event is appended to the case record, all in one transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app import calendar_store, clock, record, timeutil
+from app import schema as s
+from app import workflow as wf
+from app.db import Database, StaleVersionError, update_versioned
+from app.permissions import Actor, PermissionDenied, can_act, can_view, case_scope
+from app.validators import validate_credit_code, validate_resident_id
+
+CITY_PREFIX = "420700"
+INTAKE_LIMIT_DAYS = 5       # law art. 32: the one-time supplement notice within 5 working days of receipt
+EXTENSION_MAX_SINGLE = 10   # law art. 42: 20 working days, extendable by 10
+EXTENSION_MAX_JOINT = 15    # joint or centralised handling: 45, extendable by 15
+
+
+class CaseError(ValueError):
+    """A refused request about a case; `key` names the i18n message."""
+
+    def __init__(self, key: str, **params: Any):
+        super().__init__(f"{key} {params}")
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Applicant:
+    name: str
+    id_kind: str          # "resident_id" | "credit_code"
+    id_number: str
+    user_id: int | None = None
+
+    def validate(self) -> None:
+        if not self.name or not self.name.strip():
+            raise CaseError("case.applicant_name_required")
+        if self.id_kind == "resident_id":
+            err = validate_resident_id(self.id_number)
+        elif self.id_kind == "credit_code":
+            err = validate_credit_code(self.id_number)
+        else:
+            err = "id.kind"
+        if err:
+            raise CaseError(err)
+
+
+def format_case_no(serial: int, on: date) -> str:
+    return f"{CITY_PREFIX}-{on:%Y%m%d}-{serial:06d}"
+
+
+def next_case_no(conn: Connection, on: date) -> str:
+    serial = conn.execute(sa.text("SELECT nextval('case_no_seq')")).scalar_one()
+    return format_case_no(int(serial), on)
+
+
+def current_item(conn: Connection, item_code: str) -> Any:
+    row = conn.execute(
+        sa.select(s.items).where(s.items.c.item_code == item_code, s.items.c.is_current)
+    ).fetchone()
+    if row is None or row.status != "published":
+        raise CaseError("case.item_unknown", item=item_code)
+    return row
+
+
+def item_version(conn: Connection, item_code: str, version: int) -> Any:
+    return conn.execute(
+        sa.select(s.items).where(s.items.c.item_code == item_code, s.items.c.version == version)
+    ).fetchone()
+
+
+def handling_unit(conn: Connection, item: Any, region_code: str) -> str:
+    """The unit that handles an item for an applicant in `region_code` (纵贯乡村: the lowest level the item
+    is handled at that exists above the applicant's place)."""
+    levels = item.handling_levels
+    candidates: list[str] = []
+    if "村社区" in levels and len(region_code) >= 12:
+        candidates.append(f"U-{region_code[:12]}-BMFW")
+    if "乡镇街道" in levels and len(region_code) >= 9:
+        candidates.append(f"U-{region_code[:9]}-BMFW")
+    if "区" in levels and len(region_code) >= 6:
+        candidates.append(f"U-{region_code[:6]}-{item.dept_code}")
+    candidates.append(f"U-4207-{item.dept_code}")
+    found = {r[0] for r in conn.execute(sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id.in_(candidates)))}
+    for unit in candidates:
+        if unit in found:
+            return unit
+    raise CaseError("case.no_unit", item=item.item_code)
+
+
+def _stops(conn: Connection, case_id: int) -> list[clock.Stop]:
+    rows = conn.execute(
+        sa.select(s.clock_stops.c.started_on, s.clock_stops.c.ended_on)
+        .where(s.clock_stops.c.case_id == case_id).order_by(s.clock_stops.c.seq)
+    ).fetchall()
+    return [clock.Stop(r.started_on, r.ended_on) for r in rows]
+
+
+def clock_fields(cal: clock.WorkCalendar, case: dict[str, Any], stops: list[clock.Stop], today: date) -> dict[str, Any]:
+    """Due dates and warning level for a case's current phase.
+
+    Before acceptance the intake window (art. 32, 5 working days from receipt) is the clock; from acceptance
+    the promised limit (the city's target, supervised) and the statutory limit (the legal maximum) run, both
+    lengthened by an approved extension. Final and decided cases carry no warning.
+    """
+    state = case["state"]
+    start = case.get("clock_start")
+    if state in wf.FINAL_STATES or state in (wf.APPROVED, wf.REFUSED) or start is None:
+        return {"warning_level": None}
+    relevant = [st for st in stops if st.end is None or st.end > start]
+    if state in (wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.TRANSFERRED):
+        status = clock.clock_status(cal, start, INTAKE_LIMIT_DAYS, today, "working", relevant)
+        return {"promised_due": status.due, "statutory_due": status.due, "warning_level": status.level}
+    ext = case.get("extension_days") or 0
+    promised = clock.clock_status(cal, start, case["promised_days"], today, "working", relevant, ext)
+    statutory_due = clock.due_date(cal, start, case["statutory_limit"], case["statutory_unit"], relevant, ext)
+    return {"promised_due": promised.due, "statutory_due": statutory_due, "warning_level": promised.level}
+
+
+# -- creating ------------------------------------------------------------------------------------------
+def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applicant, region_code: str,
+                channel: str, form_data: dict[str, Any] | None = None, window_id: str | None = None,
+                submit: bool = False, at: datetime | None = None) -> dict[str, Any]:
+    """Create a draft (and optionally submit it at once). Applicants file for themselves; window clerks
+    file for an applicant who is present."""
+    if actor.role not in (wf.APPLICANT, wf.WINDOW_CLERK):
+        raise PermissionDenied("perm.create_case")
+    applicant.validate()
+    if actor.role == wf.APPLICANT and applicant.user_id != actor.user_id:
+        raise PermissionDenied("perm.create_for_other")
+    if channel not in ("online", "window"):
+        raise CaseError("case.channel")
+    at = (at or timeutil.now()).replace(microsecond=0)
+
+    def work(conn: Connection) -> dict[str, Any]:
+        item = current_item(conn, item_code)
+        region = conn.execute(sa.select(s.regions.c.code).where(s.regions.c.code == region_code)).scalar()
+        if region is None or not region_code.startswith("4207"):
+            raise CaseError("case.region_unknown", region=region_code)
+        unit_id = handling_unit(conn, item, region_code)
+        case_no = next_case_no(conn, at.date())
+        values = dict(
+            case_no=case_no, item_code=item.item_code, item_version=item.version, dept_code=item.dept_code,
+            unit_id=unit_id, region_code=region_code, window_id=window_id, channel=channel,
+            applicant_user_id=applicant.user_id, applicant_name=applicant.name.strip(),
+            applicant_id_kind=applicant.id_kind, applicant_id_number=applicant.id_number.strip().upper(),
+            agent_user_id=actor.user_id if actor.role == wf.WINDOW_CLERK else None, state=wf.DRAFT,
+            form_data=form_data or {}, promised_days=item.promised_days, statutory_limit=item.statutory_limit,
+            statutory_unit=item.statutory_unit, extension_days=0, clock_stopped=False, supplement_count=0,
+            created_at=at, updated_at=at, version=1, warning_level=None,
+        )
+        case_id = conn.execute(s.cases.insert().values(**values).returning(s.cases.c.case_id)).scalar_one()
+        record.append_event(conn, case_id=case_id, occurred_at=at, actor_user_id=actor.user_id,
+                            actor_role=actor.role, actor_unit_id=actor.unit_id, action="create",
+                            from_state=None, to_state=wf.DRAFT, comment=None,
+                            payload={"item_code": item.item_code, "item_version": item.version, "channel": channel})
+        return {**values, "case_id": case_id}
+
+    case = db.write(work)
+    if submit:
+        case = perform(db, actor, case["case_id"], "submit", expected_version=case["version"], at=at)
+    return case
+
+
+# -- moving --------------------------------------------------------------------------------------------
+def _load_for_update(conn: Connection, case_id: int) -> dict[str, Any]:
+    row = conn.execute(sa.select(s.cases).where(s.cases.c.case_id == case_id)).fetchone()
+    if row is None:
+        raise CaseError("case.not_found")
+    return dict(row._mapping)
+
+
+def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_version: int,
+            comment: str | None = None, payload: dict[str, Any] | None = None,
+            at: datetime | None = None) -> dict[str, Any]:
+    """Make one workflow transition on a case, or refuse it with a reason (WorkflowError, CaseError,
+    PermissionDenied, StaleVersionError). Nothing is half-saved: one transaction."""
+    at = (at or timeutil.now()).replace(microsecond=0)
+    payload = dict(payload or {})
+    cal = calendar_store.load_calendar(db)
+
+    def work(conn: Connection) -> dict[str, Any]:
+        case = _load_for_update(conn, case_id)
+        if not can_act(actor, _Row(case)):
+            raise PermissionDenied("perm.case_action")
+        if case["version"] != expected_version:
+            raise StaleVersionError("case changed since it was read")
+        transition = wf.check_transition(action, case["state"], actor.role, comment)
+        new_state = wf.target_state(transition, case["state"])
+        today = at.date()
+        changes: dict[str, Any] = {"state": new_state, "updated_at": at}
+        stops = _stops(conn, case_id)
+
+        if transition.clock == wf.CLOCK_START_INTAKE:
+            changes.update(submitted_at=at, clock_start=today)
+        elif transition.clock == wf.CLOCK_STOP:
+            kind = "supplement" if action == "request_supplement" else "special"
+            conn.execute(s.clock_stops.insert().values(case_id=case_id, seq=len(stops) + 1, kind=kind,
+                                                       started_on=today, ended_on=None, reason=comment))
+            stops.append(clock.Stop(today, None))
+            changes["clock_stopped"] = True
+            if kind == "supplement":
+                changes["supplement_count"] = case["supplement_count"] + 1
+                payload["supplement_number"] = changes["supplement_count"]
+        elif transition.clock == wf.CLOCK_RESTART:
+            open_seq = len(stops)
+            conn.execute(s.clock_stops.update().where(s.clock_stops.c.case_id == case_id,
+                                                      s.clock_stops.c.seq == open_seq).values(ended_on=today))
+            stops[-1] = clock.Stop(stops[-1].start, today)
+            changes["clock_stopped"] = False
+        elif transition.clock == wf.CLOCK_START_LIMIT:
+            changes.update(accepted_at=at, clock_start=today)
+        elif transition.clock == wf.CLOCK_EXTEND:
+            days = payload.get("days")
+            joint = bool(item_version(conn, case["item_code"], case["item_version"]).co_dept_codes)
+            limit = EXTENSION_MAX_JOINT if joint else EXTENSION_MAX_SINGLE
+            if not isinstance(days, int) or days <= 0:
+                raise CaseError("case.extension_days")
+            if case["extension_days"] + days > limit:
+                raise CaseError("case.extension_over_limit", limit=limit)
+            changes["extension_days"] = case["extension_days"] + days
+        elif transition.clock == wf.CLOCK_END:
+            if action in ("approve", "refuse"):
+                changes["decided_at"] = at
+            if case["clock_stopped"]:
+                conn.execute(s.clock_stops.update().where(s.clock_stops.c.case_id == case_id,
+                                                          s.clock_stops.c.ended_on.is_(None)).values(ended_on=today))
+                changes["clock_stopped"] = False
+
+        if action == "complete":
+            changes.update(completed_at=at, result_no=f"JG-{case['case_no']}")
+            payload["result_no"] = changes["result_no"]
+        if action == "transfer":
+            target = payload.get("unit_id")
+            unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == target)).fetchone() if target else None
+            if unit is None or unit.unit_id == case["unit_id"]:
+                raise CaseError("case.transfer_target")
+            changes["unit_id"] = unit.unit_id
+            if unit.dept_code:
+                changes["dept_code"] = unit.dept_code
+            if not case["region_code"].startswith(unit.region_code):
+                changes["region_code"] = unit.region_code
+        if new_state in wf.FINAL_STATES:
+            changes["closed_at"] = at
+
+        merged = {**case, **changes}
+        changes.update(clock_fields(cal, merged, stops, today))
+        new_version = update_versioned(conn, s.cases, {"case_id": case_id}, expected_version, changes)
+        record.append_event(conn, case_id=case_id, occurred_at=at, actor_user_id=actor.user_id,
+                            actor_role=actor.role, actor_unit_id=actor.unit_id, action=action,
+                            from_state=case["state"], to_state=new_state, comment=comment, payload=payload or None)
+        return {**case, **changes, "version": new_version}
+
+    return db.write(work)
+
+
+class _Row:
+    """Attribute access over a dict, for the permission checks that take rows."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.__dict__.update(data)
+
+
+# -- reading -------------------------------------------------------------------------------------------
+def get_case(db: Database, actor: Actor, case_id: int) -> dict[str, Any]:
+    with db.read() as conn:
+        row = conn.execute(sa.select(s.cases).where(s.cases.c.case_id == case_id)).fetchone()
+    if row is None:
+        raise CaseError("case.not_found")
+    if not can_view(actor, row):
+        # The same answer as for a missing case: no hint that the number exists.
+        raise CaseError("case.not_found")
+    return dict(row._mapping)
+
+
+def case_events(db: Database, actor: Actor, case_id: int) -> list[dict[str, Any]]:
+    get_case(db, actor, case_id)
+    with db.read() as conn:
+        rows = conn.execute(sa.select(s.case_events).where(s.case_events.c.case_id == case_id)
+                            .order_by(s.case_events.c.seq)).fetchall()
+    return [dict(r._mapping) for r in rows]
+
+
+def count_by_state(db: Database, actor: Actor) -> dict[str, int]:
+    with db.read() as conn:
+        rows = conn.execute(sa.select(s.cases.c.state, sa.func.count()).where(case_scope(actor))
+                            .group_by(s.cases.c.state)).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def list_cases(db: Database, actor: Actor, *, states: list[str] | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    q = sa.select(s.cases.c.case_id, s.cases.c.case_no, s.cases.c.item_code, s.cases.c.state,
+                  s.cases.c.applicant_name, s.cases.c.submitted_at, s.cases.c.promised_due,
+                  s.cases.c.warning_level, s.cases.c.version).where(case_scope(actor))
+    if states:
+        q = q.where(s.cases.c.state.in_(states))
+    q = q.order_by(s.cases.c.case_id.desc()).limit(limit)
+    with db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]

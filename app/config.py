@@ -1,0 +1,86 @@
+"""Configuration: every setting comes from the environment (or a .env-style file named by EZZ_CONFIG).
+
+One place for configuration keys, so that the deployment guide can list them and the app can refuse to
+start in production with an unsafe default.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+REFERENCE_DIR = DATA_DIR / "reference"
+
+DEFAULT_COOKIE_KEY = "development-only-cookie-key-change-me"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or inconsistent."""
+
+
+def _read_file(path: str | None) -> dict[str, str]:
+    if not path:
+        return {}
+    values: dict[str, str] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    mode: str = "development"  # development | production
+    cookie_key: str = DEFAULT_COOKIE_KEY
+    cookie_name: str = "ezz_session"
+    cookie_secure: bool = False
+    session_hours: int = 12
+    lockout_failures: int = 5
+    lockout_minutes: int = 30
+    default_language: str = "zh"
+    public_base_url: str = "http://127.0.0.1:8501"
+    background_jobs: bool = True
+    job_interval_seconds: int = 300
+    write_retries: int = 5
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.database_url.startswith("duckdb")
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe in production."""
+        if self.mode == "production":
+            if self.cookie_key == DEFAULT_COOKIE_KEY or len(self.cookie_key) < 32:
+                raise ConfigError(
+                    "EZZ_COOKIE_KEY must be set to a secret of at least 32 characters in production mode"
+                )
+        if self.mode not in ("development", "production"):
+            raise ConfigError(f"EZZ_MODE must be development or production, not {self.mode!r}")
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    values = {**_read_file(env.get("EZZ_CONFIG")), **env}
+    default_db = f"duckdb:///{DATA_DIR / 'ezz.duckdb'}"
+    return Settings(
+        database_url=values.get("EZZ_DATABASE_URL", default_db),
+        mode=values.get("EZZ_MODE", "development"),
+        cookie_key=values.get("EZZ_COOKIE_KEY", DEFAULT_COOKIE_KEY),
+        cookie_name=values.get("EZZ_COOKIE_NAME", "ezz_session"),
+        cookie_secure=values.get("EZZ_COOKIE_SECURE", "0") in ("1", "true", "yes"),
+        session_hours=int(values.get("EZZ_SESSION_HOURS", "12")),
+        lockout_failures=int(values.get("EZZ_LOCKOUT_FAILURES", "5")),
+        lockout_minutes=int(values.get("EZZ_LOCKOUT_MINUTES", "30")),
+        default_language=values.get("EZZ_LANGUAGE", "zh"),
+        public_base_url=values.get("EZZ_PUBLIC_BASE_URL", "http://127.0.0.1:8501"),
+        background_jobs=values.get("EZZ_BACKGROUND_JOBS", "1") in ("1", "true", "yes"),
+        job_interval_seconds=int(values.get("EZZ_JOB_INTERVAL_SECONDS", "300")),
+        write_retries=int(values.get("EZZ_WRITE_RETRIES", "5")),
+    )

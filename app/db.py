@@ -1,0 +1,257 @@
+"""The storage owner: the one module that opens connections, runs migrations and performs writes.
+
+DuckDB (the embedded default) allows one writing process per file and raises
+`TransactionException: Conflict on update` when two transactions touch the same row, so every write in this
+process goes through `Database.write`, which serialises writers on a lock, retries a bounded number of times
+on a conflict, and lets callers guard updates with a version check (`update_versioned`). On PostgreSQL the
+lock is not needed (the server serialises), but the same retry and version checks apply, so the behaviour
+is the same with either database.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from app import timeutil
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class StaleVersionError(RuntimeError):
+    """The row changed since the caller read it: the screen is stale and must reload."""
+
+
+class WriteConflictError(RuntimeError):
+    """A write kept conflicting with concurrent writers after every retry."""
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", exc)
+    name = type(orig).__name__
+    if name in ("TransactionException",) or "Conflict on update" in str(orig):
+        return True
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    return sqlstate in ("40001", "40P01")
+
+
+def migrations() -> list[tuple[int, str, Path]]:
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        found.append((int(path.name[:4]), path.stem[5:], path))
+    return found
+
+
+def _statements(sql: str) -> list[str]:
+    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+class Database:
+    """Connections, migrations and serialised writes for one database URL."""
+
+    def __init__(self, url: str, *, schema: str | None = None, write_retries: int = 5):
+        self.url = url
+        self.schema = schema
+        self.write_retries = write_retries
+        self.dialect = "duckdb" if url.startswith("duckdb") else "postgresql"
+        self._write_lock = threading.RLock() if self.dialect == "duckdb" else None
+        self.engine: Engine = self._create_engine()
+
+    # -- connections -------------------------------------------------------------------------------
+    def _create_engine(self) -> Engine:
+        if self.dialect == "duckdb":
+            path = self.url.split("///", 1)[1] if "///" in self.url else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            return sa.create_engine(self.url, pool_size=8, max_overflow=8)
+        url = self.url
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        engine = sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+        if self.schema:
+            schema = self.schema
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
+                raise ValueError("schema name must be a plain identifier")
+
+            @sa.event.listens_for(engine, "connect")
+            def _set_search_path(dbapi_conn, _record):  # noqa: ANN001
+                cur = dbapi_conn.cursor()
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                cur.execute(f"SET search_path TO {schema}")
+                cur.close()
+                dbapi_conn.commit()
+
+        return engine
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.dialect == "duckdb"
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reading (one per call: DuckDB refuses concurrent use of one connection)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    def write(self, work: Callable[[Connection], T], *, retries: int | None = None) -> T:
+        """Run `work` in one transaction, serialised with other writers, retried on conflict.
+
+        `work` must be safe to run again from the start: on a conflict the transaction is rolled back as a
+        whole and nothing of it remains.
+        """
+        attempts = (self.write_retries if retries is None else retries) + 1
+        for attempt in range(attempts):
+            try:
+                with self._locked():
+                    with self.engine.begin() as conn:
+                        return work(conn)
+            except sa.exc.DBAPIError as exc:
+                if not _is_conflict(exc) or attempt == attempts - 1:
+                    if _is_conflict(exc):
+                        raise WriteConflictError("write kept conflicting with other writers") from exc
+                    raise
+                time.sleep(0.005 * (2**attempt))
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._write_lock is None:
+            yield
+        else:
+            with self._write_lock:
+                yield
+
+    def raw_duckdb(self):  # noqa: ANN201 - duckdb connection
+        """A DuckDB cursor for bulk loads and analytics (DuckDB mode only); the caller closes it."""
+        if not self.is_duckdb:
+            raise RuntimeError("raw DuckDB access is only available with a DuckDB database")
+        raw = self.engine.raw_connection()
+        return raw, raw.driver_connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ------------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        with self.read() as conn:
+            if not self._has_table(conn, "schema_version"):
+                return 0
+            return int(conn.execute(sa.text("SELECT COALESCE(MAX(version), 0) FROM schema_version")).scalar())
+
+    def _has_table(self, conn: Connection, name: str) -> bool:
+        if self.is_duckdb:
+            q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = :n"
+        else:
+            q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = :n AND table_schema = current_schema()"
+        return bool(conn.execute(sa.text(q), {"n": name}).scalar())
+
+    def migrate(self, target: int | None = None) -> list[int]:
+        """Apply pending migrations in order, each in its own transaction; returns the versions applied."""
+        applied: list[int] = []
+
+        def ensure(conn: Connection) -> None:
+            if not self._has_table(conn, "schema_version"):
+                conn.exec_driver_sql(
+                    "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                    "applied_at TIMESTAMP NOT NULL)"
+                )
+
+        self.write(ensure)
+        current = self.schema_version()
+        for version, name, path in migrations():
+            if version <= current or (target is not None and version > target):
+                continue
+
+            def apply(conn: Connection, version=version, name=name, path=path) -> None:
+                for statement in _statements(path.read_text(encoding="utf-8")):
+                    conn.exec_driver_sql(statement)
+                conn.execute(
+                    sa.text("INSERT INTO schema_version (version, name, applied_at) VALUES (:v, :n, :t)"),
+                    {"v": version, "n": name, "t": timeutil.now()},
+                )
+
+            self.write(apply, retries=0)
+            applied.append(version)
+            log.info("schema migrated to version %s (%s)", version, name)
+        return applied
+
+    def table_columns(self, table: str) -> list[str]:
+        q = "SELECT column_name FROM information_schema.columns WHERE table_name = :t"
+        if not self.is_duckdb:
+            q += " AND table_schema = current_schema()"
+        with self.read() as conn:
+            return [r[0] for r in conn.execute(sa.text(q + " ORDER BY ordinal_position"), {"t": table})]
+
+    def drop_everything(self) -> None:
+        """Tests only: remove every table and sequence of this database (or schema)."""
+        if self.is_duckdb:
+            def drop(conn: Connection) -> None:
+                for (name,) in conn.execute(sa.text("SELECT table_name FROM information_schema.tables WHERE table_type='BASE TABLE'")).fetchall():
+                    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}" CASCADE')
+                for (name,) in conn.execute(sa.text("SELECT sequence_name FROM duckdb_sequences()")).fetchall():
+                    conn.exec_driver_sql(f'DROP SEQUENCE IF EXISTS "{name}" CASCADE')
+            self.write(drop)
+        else:
+            schema = self.schema or "public"
+            def drop_pg(conn: Connection) -> None:
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+            self.write(drop_pg)
+            self.engine.dispose()
+
+
+def update_versioned(conn: Connection, table: sa.Table, key: dict[str, Any], expected_version: int,
+                     values: dict[str, Any]) -> int:
+    """UPDATE one row only if its version is still `expected_version`; returns the new version.
+
+    duckdb-engine reports no reliable rowcount, so the check reads RETURNING instead.
+    """
+    cond = [table.c[k] == v for k, v in key.items()] + [table.c.version == expected_version]
+    row = conn.execute(
+        table.update().where(*cond).values(**values, version=expected_version + 1).returning(table.c.version)
+    ).fetchone()
+    if row is None:
+        raise StaleVersionError(f"{table.name} {key} is no longer at version {expected_version}")
+    return int(row[0])
+
+
+_databases: dict[tuple[str, str | None], Database] = {}
+_databases_lock = threading.Lock()
+
+
+def get_database(url: str | None = None, *, schema: str | None = None) -> Database:
+    """The process-wide Database for a URL (one owner per file: DuckDB allows one process per file)."""
+    if url is None:
+        from app.config import load_settings
+
+        settings = load_settings()
+        url, retries = settings.database_url, settings.write_retries
+    else:
+        retries = 5
+    key = (url, schema)
+    with _databases_lock:
+        db = _databases.get(key)
+        if db is None:
+            db = Database(url, schema=schema, write_retries=retries)
+            _databases[key] = db
+        return db
+
+
+def forget_databases() -> None:
+    """Tests only: dispose every cached Database."""
+    with _databases_lock:
+        for db in _databases.values():
+            db.dispose()
+        _databases.clear()

@@ -1,0 +1,267 @@
+"""SQLAlchemy Core descriptions of the operational tables, for building portable, parameterised queries.
+
+The DDL itself lives in app/migrations/*.sql (plain SQL that runs on DuckDB and PostgreSQL); a test checks
+that these descriptions and the migrated database agree column for column.
+"""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from sqlalchemy import BigInteger, Boolean, Column, Date, Integer, MetaData, String, Table, Text
+from sqlalchemy import DateTime as _DateTime
+
+
+class JSONText(sa.types.TypeDecorator):
+    """JSON kept in a TEXT column: the same on DuckDB and PostgreSQL."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        return None if value is None else json.loads(value)
+
+
+DateTime = _DateTime(timezone=False)
+metadata = MetaData()
+
+regions = Table(
+    "regions", metadata,
+    Column("code", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("level_name", String, nullable=False),
+    Column("parent_code", String),
+)
+
+departments = Table(
+    "departments", metadata,
+    Column("dept_code", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("short_name", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("note", Text),
+)
+
+coordinating_bodies = Table(
+    "coordinating_bodies", metadata,
+    Column("code", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("successor_today", Text),
+    Column("note", Text),
+)
+
+org_units = Table(
+    "org_units", metadata,
+    Column("unit_id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("dept_code", String),
+    Column("region_code", String, nullable=False),
+    Column("parent_unit_id", String),
+)
+
+service_windows = Table(
+    "service_windows", metadata,
+    Column("window_id", String, primary_key=True),
+    Column("unit_id", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("region_code", String, nullable=False),
+)
+
+items = Table(
+    "items", metadata,
+    Column("item_code", String, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("category", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("dept_code", String, nullable=False),
+    Column("co_dept_codes", JSONText, nullable=False),
+    Column("handling_levels", JSONText, nullable=False),
+    Column("statutory_limit", Integer, nullable=False),
+    Column("statutory_unit", String, nullable=False),
+    Column("promised_days", Integer, nullable=False),
+    Column("immediate", Boolean, nullable=False),
+    Column("basis", Text),
+    Column("conditions", Text),
+    Column("fee_text", Text),
+    Column("charges_fee", Boolean, nullable=False),
+    Column("result_name", String),
+    Column("online_batch", Integer, nullable=False),
+    Column("source", String),
+    Column("note", Text),
+    Column("status", String, nullable=False),
+    Column("is_current", Boolean, nullable=False),
+    Column("published_at", DateTime),
+)
+
+item_materials = Table(
+    "item_materials", metadata,
+    Column("item_code", String, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("required", Boolean, nullable=False),
+    Column("original_or_copy", String),
+    Column("formats", JSONText, nullable=False),
+    Column("reuse_certificate", String),
+    Column("reuse_item_code", String),
+    Column("note", Text),
+)
+
+holidays = Table(
+    "holidays", metadata,
+    Column("day", Date, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("is_off_day", Boolean, nullable=False),
+    Column("year", Integer, nullable=False),
+)
+
+calendar_years = Table(
+    "calendar_years", metadata,
+    Column("year", Integer, primary_key=True),
+    Column("official", Boolean, nullable=False),
+    Column("source", Text),
+    Column("loaded_at", DateTime, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("user_id", BigInteger, primary_key=True),
+    Column("username", String, nullable=False, unique=True),
+    Column("password_hash", String, nullable=False),
+    Column("display_name", String, nullable=False),
+    Column("role", String, nullable=False),
+    Column("unit_id", String),
+    Column("id_kind", String),
+    Column("id_number", String),
+    Column("phone", String),
+    Column("failed_attempts", Integer, nullable=False),
+    Column("locked_until", DateTime),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("session_id", String, primary_key=True),
+    Column("token_hash", String),
+    Column("user_id", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+)
+
+login_tickets = Table(
+    "login_tickets", metadata,
+    Column("ticket_hash", String, primary_key=True),
+    Column("session_id", String, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("case_id", BigInteger, primary_key=True),
+    Column("case_no", String, nullable=False, unique=True),
+    Column("item_code", String, nullable=False),
+    Column("item_version", Integer, nullable=False),
+    Column("dept_code", String, nullable=False),
+    Column("unit_id", String, nullable=False),
+    Column("region_code", String, nullable=False),
+    Column("window_id", String),
+    Column("channel", String, nullable=False),
+    Column("applicant_user_id", BigInteger),
+    Column("applicant_name", String, nullable=False),
+    Column("applicant_id_kind", String, nullable=False),
+    Column("applicant_id_number", String, nullable=False),
+    Column("agent_user_id", BigInteger),
+    Column("state", String, nullable=False),
+    Column("form_data", JSONText),
+    Column("promised_days", Integer, nullable=False),
+    Column("statutory_limit", Integer, nullable=False),
+    Column("statutory_unit", String, nullable=False),
+    Column("extension_days", Integer, nullable=False),
+    Column("clock_start", Date),
+    Column("promised_due", Date),
+    Column("statutory_due", Date),
+    Column("clock_stopped", Boolean, nullable=False),
+    Column("supplement_count", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("submitted_at", DateTime),
+    Column("accepted_at", DateTime),
+    Column("decided_at", DateTime),
+    Column("completed_at", DateTime),
+    Column("closed_at", DateTime),
+    Column("result_no", String),
+    Column("source_system", String),
+    Column("legacy_no", String),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("warning_level", String),
+)
+
+case_events = Table(
+    "case_events", metadata,
+    Column("event_id", BigInteger, primary_key=True),
+    Column("case_id", BigInteger, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("actor_user_id", BigInteger),
+    Column("actor_role", String, nullable=False),
+    Column("actor_unit_id", String),
+    Column("action", String, nullable=False),
+    Column("from_state", String),
+    Column("to_state", String, nullable=False),
+    Column("comment", Text),
+    Column("payload", JSONText),
+    Column("prev_hash", String),
+    Column("hash", String, nullable=False),
+)
+
+clock_stops = Table(
+    "clock_stops", metadata,
+    Column("case_id", BigInteger, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("started_on", Date, nullable=False),
+    Column("ended_on", Date),
+    Column("reason", Text),
+)
+
+ratings = Table(
+    "ratings", metadata,
+    Column("case_id", BigInteger, primary_key=True),
+    Column("level", Integer, nullable=False),
+    Column("comment", Text),
+    Column("rated_at", DateTime, nullable=False),
+    Column("user_id", BigInteger),
+)
+
+complaints = Table(
+    "complaints", metadata,
+    Column("complaint_id", BigInteger, primary_key=True),
+    Column("case_id", BigInteger),
+    Column("user_id", BigInteger),
+    Column("content", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("answered_at", DateTime),
+    Column("answer", Text),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("audit_id", BigInteger, primary_key=True),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("user_id", BigInteger),
+    Column("username", String),
+    Column("action", String, nullable=False),
+    Column("detail", Text),
+)

@@ -1,0 +1,98 @@
+"""Load the reference data in data/reference into the operational tables. Idempotent: run it any number
+of times and the tables hold the same rows.
+
+Reference tables the platform does not edit (regions, departments, units, windows) are replaced as a whole
+in one transaction. Items are versioned and edited later by the item designer, so the seed only adds an
+item (as version 1, published) when its code is not there at all. The official calendar replaces the
+years it covers.
+
+    python -m pipelines.seed_reference            # uses EZZ_DATABASE_URL or data/ezz.duckdb
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app import audit, calendar_store, reference, timeutil
+from app import schema as s
+from app.db import Database, get_database
+
+
+def _replace(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    conn.execute(table.delete())
+    if rows:
+        cols = {c.name for c in table.columns}
+        conn.execute(table.insert(), [{k: v for k, v in r.items() if k in cols} for r in rows])
+
+
+def seed_reference(db: Database) -> dict[str, int]:
+    regions = reference.load_regions()
+    departments = reference.load_departments()
+    bodies = reference.load_coordinating_bodies()
+    items = reference.load_items()
+    materials = reference.load_materials()
+    holidays = reference.load_holidays()
+    official = reference.official_years()
+    units = reference.derive_units(regions, departments, items)
+    windows = reference.derive_windows(units, departments, items)
+    now = timeutil.now()
+
+    def work(conn: Connection) -> dict[str, int]:
+        _replace(conn, s.regions, regions)
+        _replace(conn, s.departments, departments)
+        _replace(conn, s.coordinating_bodies, bodies)
+        _replace(conn, s.org_units, units)
+        _replace(conn, s.service_windows, windows)
+
+        existing = {r[0] for r in conn.execute(sa.select(s.items.c.item_code).distinct())}
+        new_items = [
+            {**it, "version": 1, "status": "published", "is_current": True, "published_at": now}
+            for it in items if it["item_code"] not in existing
+        ]
+        if new_items:
+            conn.execute(s.items.insert(), new_items)
+            new_codes = {it["item_code"] for it in new_items}
+            conn.execute(s.item_materials.insert(),
+                         [{**m, "version": 1} for m in materials if m["item_code"] in new_codes])
+
+        # The official notices replace whatever the years they cover held (a provisional year included).
+        years = sorted(official)
+        conn.execute(s.holidays.delete().where(s.holidays.c.year.in_(years)))
+        conn.execute(s.holidays.delete().where(s.holidays.c.day.in_([h["day"] for h in holidays])))
+        conn.execute(s.holidays.insert(), holidays)
+        conn.execute(s.calendar_years.delete().where(s.calendar_years.c.year.in_(years)))
+        conn.execute(s.calendar_years.insert(), [
+            {"year": y, "official": True, "source": "国务院办公厅节假日安排通知 (data/reference/holidays)", "loaded_at": now}
+            for y in years
+        ])
+        counts = {
+            "regions": len(regions), "departments": len(departments), "coordinating_bodies": len(bodies),
+            "org_units": len(units), "service_windows": len(windows), "items_added": len(new_items),
+            "holidays": len(holidays), "calendar_years": len(years),
+        }
+        audit.record(conn, "seed_reference", detail=counts)
+        return counts
+
+    counts = db.write(work, retries=0)
+    calendar_store.invalidate()
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args(argv)
+    db = get_database(args.database_url)
+    db.migrate()
+    counts = seed_reference(db)
+    for key, value in counts.items():
+        print(f"{key:22s} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
