@@ -14,7 +14,6 @@ All functions work at day granularity; a ``datetime`` passed in is reduced to it
 from __future__ import annotations
 
 import json
-from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -297,7 +296,11 @@ class WorkCalendar:
         """Working days in (a, b]; negative (minus those in (b, a]) when b < a."""
         a, b = _as_date(a), _as_date(b)
         if b < a:
-            return -self.working_days_between(b, a)
+            return -self._between(b, a)
+        return self._between(a, b)
+
+    def _between(self, a: date, b: date) -> int:
+        """Working days in (a, b] for plain dates with a <= b."""
         ia, ib = a.toordinal() - self._base, b.toordinal() - self._base
         n = len(self._work)
         if 0 <= ia and ib < n:
@@ -322,8 +325,13 @@ class WorkCalendar:
 
     def provisional_between(self, a: date, b: date) -> bool:
         """Whether any year from a's to b's (inclusive) is provisional."""
-        lo, hi = sorted((_as_date(a).year, _as_date(b).year))
-        return any(self.is_provisional(y) for y in range(lo, hi + 1))
+        lo, hi = a.year, b.year
+        if lo > hi:
+            lo, hi = hi, lo
+        off = self.official_years
+        if hi - lo <= 1:
+            return lo not in off or hi not in off
+        return any(y not in off for y in range(lo, hi + 1))
 
 
 # ---- the case clock ---------------------------------------------------------------------------
@@ -356,21 +364,34 @@ def _check_unit(unit: str) -> None:
         raise ValueError(f"unit must be 'working' or 'calendar', not {unit!r}")
 
 
-def _normalise_stops(start: date, stops: Sequence[Stop]) -> list[tuple[date, date | None]]:
-    """Stops clipped to after ``start``, sorted, overlapping or touching ones merged."""
-    out: list[tuple[date, date | None]] = []
-    items = []
+_Span = tuple  # (stopped_on: date, restarted_on: date | None)
+
+
+def _stop_spans(stops: Sequence[Stop]) -> list[_Span]:
+    out = []
     for s in stops:
         s0, s1 = _as_date(s.start), (None if s.end is None else _as_date(s.end))
         if s1 is not None and s1 < s0:
             raise ValueError(f"stop ends ({s1}) before it starts ({s0})")
+        out.append((s0, s1))
+    return out
+
+
+def _normalise(start: date, spans: list[_Span]) -> list[_Span]:
+    """Spans clipped to after ``start``, sorted, overlapping or touching ones merged."""
+    items = []
+    for s0, s1 in spans:
         if s1 is not None and s1 <= start:
             continue  # wholly before counting begins
-        s0 = max(s0, start)
+        if s0 < start:
+            s0 = start
         if s1 is not None and s1 == s0:
             continue  # stopped and restarted the same day: nothing skipped
         items.append((s0, s1))
+    if len(items) < 2:
+        return items
     items.sort(key=lambda t: t[0])
+    out: list[_Span] = []
     for s0, s1 in items:
         if out:
             p0, p1 = out[-1]
@@ -383,14 +404,45 @@ def _normalise_stops(start: date, stops: Sequence[Stop]) -> list[tuple[date, dat
     return out
 
 
-def _count(cal: WorkCalendar, a: date, b: date, unit: str) -> int:
-    """Days of ``unit`` in (a, b], b >= a."""
-    return cal.working_days_between(a, b) if unit == WORKING else (b - a).days
+def _due(cal: WorkCalendar, start: date, total: int, working: bool, norm: list[_Span]) -> date | None:
+    if total == 0:
+        return start  # on-the-spot item (即办件)
+    left = total
+    cursor = start
+    for s0, s1 in norm:
+        avail = cal._between(cursor, s0) if working else (s0 - cursor).days
+        if left <= avail:
+            break
+        left -= avail
+        if s1 is None:
+            return None
+        cursor = s1
+    if working:
+        return cal.add_working_days(cursor, left)
+    last = cursor + timedelta(days=left)
+    # 民法典 art. 203: a period ending on a rest day ends on the next working day — and a day on
+    # which the clock is stopped cannot be that day either.
+    d = cal.next_working_day(last)
+    for s0, s1 in norm:
+        if d <= s0:
+            break
+        if s1 is None:
+            return None
+        if d <= s1:
+            d = cal.next_working_day(s1 + timedelta(days=1))
+    return d
 
 
-def _advance(cal: WorkCalendar, a: date, n: int, unit: str) -> date:
-    """The n-th day of ``unit`` after a."""
-    return cal.add_working_days(a, n) if unit == WORKING else a + timedelta(days=n)
+def _used(cal: WorkCalendar, start: date, today: date, working: bool, norm: list[_Span]) -> int:
+    if today <= start:
+        return 0
+    used = cal._between(start, today) if working else (today - start).days
+    for s0, s1 in norm:
+        if s0 >= today:
+            break
+        hi = today if s1 is None or s1 > today else s1
+        used -= cal._between(s0, hi) if working else (hi - s0).days
+    return used
 
 
 def due_date(
@@ -411,36 +463,8 @@ def due_date(
     total = limit + extension
     if total < 0:
         raise ValueError("limit + extension must not be negative")
-    if total == 0:
-        return start  # on-the-spot item (即办件)
-    left = total
-    cursor = start
-    last: date | None = None
-    norm = _normalise_stops(start, stops)
-    for s0, s1 in norm:
-        avail = _count(cal, cursor, s0, unit)
-        if left <= avail:
-            last = _advance(cal, cursor, left, unit)
-            break
-        left -= avail
-        if s1 is None:
-            return None
-        cursor = s1
-    if last is None:
-        last = _advance(cal, cursor, left, unit)
-    if unit == WORKING:
-        return last
-    # 民法典 art. 203: a period ending on a rest day ends on the next working day — and a day on
-    # which the clock is stopped cannot be that day either.
-    d = cal.next_working_day(last)
-    for s0, s1 in norm:
-        if d <= s0:
-            break
-        if s1 is None:
-            return None
-        if d <= s1:
-            d = cal.next_working_day(s1 + timedelta(days=1))
-    return d
+    norm = _normalise(start, _stop_spans(stops)) if stops else []
+    return _due(cal, start, total, unit == WORKING, norm)
 
 
 def days_used(
@@ -453,27 +477,8 @@ def days_used(
     """Days of ``unit`` counted in (start, today], stopped days excluded."""
     _check_unit(unit)
     start, today = _as_date(start), _as_date(today)
-    if today <= start:
-        return 0
-    used = _count(cal, start, today, unit)
-    for s0, s1 in _normalise_stops(start, stops):
-        if s0 >= today:
-            break
-        hi = today if s1 is None or s1 > today else s1
-        used -= _count(cal, s0, hi, unit)
-    return used
-
-
-def _stops_as_of(stops: Sequence[Stop], today: date) -> list[Stop]:
-    """What was known on ``today``: later stops not yet begun, later restarts not yet happened."""
-    out = []
-    for s in stops:
-        s0 = _as_date(s.start)
-        if s0 > today:
-            continue
-        s1 = None if s.end is None else _as_date(s.end)
-        out.append(Stop(s0, None if s1 is None or s1 > today else s1))
-    return out
+    norm = _normalise(start, _stop_spans(stops)) if stops else []
+    return _used(cal, start, today, unit == WORKING, norm)
 
 
 def clock_status(
@@ -496,11 +501,24 @@ def clock_status(
     """
     _check_unit(unit)
     start, today = _as_date(start), _as_date(today)
-    seen = _stops_as_of(stops, today)
     total = limit + extension
-    used = days_used(cal, start, today, unit, seen)
-    due = due_date(cal, start, limit, unit, seen, extension)
-    stopped = any(s.end is None for s in seen)
+    if total < 0:
+        raise ValueError("limit + extension must not be negative")
+    stopped = False
+    norm: list[_Span] = []
+    if stops:
+        seen = []
+        for s0, s1 in _stop_spans(stops):
+            if s0 > today:
+                continue  # not begun yet
+            if s1 is None or s1 > today:
+                s1 = None  # not restarted yet
+                stopped = True
+            seen.append((s0, s1))
+        norm = _normalise(start, seen)
+    working = unit == WORKING
+    used = _used(cal, start, today, working, norm)
+    due = _due(cal, start, total, working, norm)
     remaining = total - used
     if due is not None and today > due:
         level = "red"
@@ -508,11 +526,8 @@ def clock_status(
         level = "yellow"
     else:
         level = "green"
-    if due is not None:
-        provisional = cal.provisional_between(start, due)
-    else:
-        # frozen: the due date will be no earlier than today, so it rests on today's year at least
-        provisional = cal.provisional_between(start, today)
+    # frozen: the due date will be no earlier than today, so it rests on today's year at least
+    provisional = cal.provisional_between(start, due if due is not None else today)
     return ClockStatus(
         used=used,
         limit=total,

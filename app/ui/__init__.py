@@ -1,0 +1,1 @@
+"""Shared Streamlit UI helpers (the only part of app/ that imports Streamlit)."""

@@ -1,0 +1,55 @@
+"""Small shared widgets: figures, tables with CSV/Excel export, state and level labels."""
+from __future__ import annotations
+
+import io
+
+import polars as pl
+import streamlit as st
+
+from app.ui.session import tr
+
+# Count a Chinese character as two when sizing Excel columns (xlsxwriter's autofit underestimates CJK).
+def _display_width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def to_xlsx(df: pl.DataFrame, sheet: str = "data") -> bytes:
+    buffer = io.BytesIO()
+    widths = {}
+    for col in df.columns:
+        values = [str(v) for v in df[col].head(500).to_list() if v is not None]
+        widths[col] = min(60, max([_display_width(col)] + [_display_width(v) for v in values]) + 2)
+    df.write_excel(buffer, worksheet=sheet, column_widths=widths, autofit=False)
+    return buffer.getvalue()
+
+
+def translate_columns(df: pl.DataFrame) -> pl.DataFrame:
+    """Show state and warning codes as words, and column names from the catalogue."""
+    out = df
+    if "state" in out.columns:
+        out = out.with_columns(pl.col("state").map_elements(lambda v: tr(f"state.{v}"), return_dtype=pl.String))
+    if "warning_level" in out.columns:
+        out = out.with_columns(pl.col("warning_level").map_elements(
+            lambda v: tr(f"level.{v}") if v else "", return_dtype=pl.String))
+    names = {"case_no": "col.case_no", "item": "col.item", "state": "col.state", "applicant_name": "col.applicant",
+             "submitted_at": "col.submitted_at", "promised_due": "col.due", "warning_level": "col.level",
+             "department": "col.department", "count": "col.count"}
+    return out.rename({c: tr(k) for c, k in names.items() if c in out.columns})
+
+
+def table(df: pl.DataFrame, name: str) -> None:
+    """A read-only table (st.dataframe never renders cell text as HTML) with CSV and Excel export."""
+    shown = translate_columns(df)
+    if shown.is_empty():
+        st.info(tr("home.no_cases"))
+        return
+    st.dataframe(shown, hide_index=True, width="stretch")
+    left, right = st.columns(2)
+    left.download_button(tr("export.csv"), shown.write_csv().encode("utf-8-sig"), f"{name}.csv", "text/csv",
+                         key=f"csv-{name}")
+    right.download_button(tr("export.xlsx"), to_xlsx(shown), f"{name}.xlsx",
+                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{name}")
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"

@@ -1,0 +1,24 @@
+"""我的办事 (applicant home): my cases in figures and the latest ones."""
+import streamlit as st
+
+from app import stats
+from app import workflow as wf
+from app.ui import session as ui
+from app.ui.widgets import table
+
+tr = ui.tr
+actor = ui.require_roles(ui.actor(), wf.APPLICANT)
+db = ui.db()
+
+st.title(tr("page.home_applicant"))
+counts = stats.state_counts(db, actor)
+open_states = (wf.SUBMITTED, wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE, wf.APPROVED, wf.REFUSED,
+               wf.TRANSFERRED)
+a, b, c, d = st.columns(4)
+a.metric(tr("home.my_cases"), sum(counts.values()))
+b.metric(tr("home.open_cases"), sum(counts.get(s, 0) for s in open_states))
+c.metric(tr("home.awaiting_me"), counts.get(wf.AWAITING_SUPPLEMENT, 0))
+d.metric(tr("home.completed"), counts.get(wf.COMPLETED, 0))
+st.subheader(tr("home.recent_cases"))
+table(stats.recent_cases(db, actor), "my_cases")
+st.caption(tr("home.next_issue"))
