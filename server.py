@@ -18,7 +18,7 @@ from app.routes import ROUTES
 async def lifespan(_app):
     settings = load_settings()
     settings.check()
-    db = get_database(settings.database_url)
+    db = get_database(settings.database_url, schema=settings.database_schema)
     db.migrate()
     runner = jobs.start(db, settings) if settings.background_jobs else None
     try:

@@ -36,6 +36,7 @@ def _read_file(path: str | None) -> dict[str, str]:
 @dataclass(frozen=True)
 class Settings:
     database_url: str
+    database_schema: str | None = None  # PostgreSQL only: the schema (search_path) holding the tables
     mode: str = "development"  # development | production
     cookie_key: str = DEFAULT_COOKIE_KEY
     cookie_name: str = "ezz_session"
@@ -71,6 +72,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     default_db = f"duckdb:///{DATA_DIR / 'ezz.duckdb'}"
     return Settings(
         database_url=values.get("EZZ_DATABASE_URL", default_db),
+        database_schema=values.get("EZZ_DATABASE_SCHEMA") or None,
         mode=values.get("EZZ_MODE", "development"),
         cookie_key=values.get("EZZ_COOKIE_KEY", DEFAULT_COOKIE_KEY),
         cookie_name=values.get("EZZ_COOKIE_NAME", "ezz_session"),

@@ -238,6 +238,7 @@ def get_database(url: str | None = None, *, schema: str | None = None) -> Databa
 
         settings = load_settings()
         url, retries = settings.database_url, settings.write_retries
+        schema = schema or settings.database_schema
     else:
         retries = 5
     key = (url, schema)

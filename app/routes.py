@@ -21,8 +21,13 @@ def _settings():  # noqa: ANN202
     return load_settings()
 
 
+def _db():  # noqa: ANN202
+    settings = load_settings()
+    return get_database(settings.database_url, schema=settings.database_schema)
+
+
 async def health(_request: Request) -> JSONResponse:
-    db = get_database()
+    db = _db()
 
     def probe() -> int:
         with db.read() as conn:
@@ -43,7 +48,7 @@ async def open_session(request: Request) -> JSONResponse:
         ticket = str(body.get("ticket", ""))
     except Exception:
         return JSONResponse({"ok": False}, status_code=400)
-    token = await run_in_threadpool(auth.redeem_ticket, get_database(), ticket) if ticket else None
+    token = await run_in_threadpool(auth.redeem_ticket, _db(), ticket) if ticket else None
     if token is None:
         return JSONResponse({"ok": False}, status_code=403)
     response = JSONResponse({"ok": True})
@@ -56,7 +61,7 @@ async def close_session(request: Request) -> JSONResponse:
     settings = _settings()
     token = request.cookies.get(settings.cookie_name)
     if token:
-        await run_in_threadpool(lambda: auth.sign_out(get_database(), cookie_token=token))
+        await run_in_threadpool(lambda: auth.sign_out(_db(), cookie_token=token))
     response = JSONResponse({"ok": True})
     response.delete_cookie(settings.cookie_name, path="/", httponly=True, samesite="lax",
                            secure=settings.cookie_secure)

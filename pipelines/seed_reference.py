@@ -64,11 +64,15 @@ def seed_reference(db: Database) -> dict[str, int]:
         conn.execute(s.holidays.delete().where(s.holidays.c.year.in_(years)))
         conn.execute(s.holidays.delete().where(s.holidays.c.day.in_([h["day"] for h in holidays])))
         conn.execute(s.holidays.insert(), holidays)
-        conn.execute(s.calendar_years.delete().where(s.calendar_years.c.year.in_(years)))
-        conn.execute(s.calendar_years.insert(), [
-            {"year": y, "official": True, "source": "国务院办公厅节假日安排通知 (data/reference/holidays)", "loaded_at": now}
-            for y in years
-        ])
+        # A year already loaded as official keeps its load time (and so the seed is idempotent).
+        known = {r[0] for r in conn.execute(sa.select(s.calendar_years.c.year).where(s.calendar_years.c.official))}
+        fresh = [y for y in years if y not in known]
+        conn.execute(s.calendar_years.delete().where(s.calendar_years.c.year.in_(fresh)))
+        if fresh:
+            conn.execute(s.calendar_years.insert(), [
+                {"year": y, "official": True, "source": "国务院办公厅节假日安排通知 (data/reference/holidays)",
+                 "loaded_at": now} for y in fresh
+            ])
         counts = {
             "regions": len(regions), "departments": len(departments), "coordinating_bodies": len(bodies),
             "org_units": len(units), "service_windows": len(windows), "items_added": len(new_items),

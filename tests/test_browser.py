@@ -48,7 +48,7 @@ def test_officer_lands_on_desk_after_one_submit(new_page, live_server):
     submit_sign_in(page, OFFICER.username, PASSWORD)  # ONE submit, nothing else clicked
 
     expect(main(page).get_by_role("heading", name="待办工作台")).to_be_visible()
-    expect(page).to_have_url(re.compile(r"/desk$"))
+    expect(page).to_have_url(re.compile(r"/(desk)?$"))  # the role's home is the default page, "/"
     expect_signed_in(page, OFFICER, "待办工作台")
     # The page is in Chinese: the title, the navigation and the figures of the desk.
     expect(page).to_have_title(re.compile("鄂州e政通|待办工作台"))
@@ -123,6 +123,10 @@ def test_cookie_copied_before_sign_out_is_rejected_after(new_page):
 
     sign_out(page_a)
 
+    # The browser that was signed in with the copy is ended at its next click (every run re-checks the row).
+    page_b.get_by_test_id("stSidebarNav").get_by_role("link", name="首页").click()
+    expect_signed_out(page_b)
+
     page_c = new_page()
     page_c.context.add_cookies(copied)
     open_app(page_c, "/")
@@ -192,6 +196,15 @@ def test_language_switch_to_english(new_page):
     expect(sidebar(page).get_by_role("button", name="Sign out")).to_be_visible()
     expect(sidebar(page).get_by_text(f"Signed in as {OFFICER.display_name}")).to_be_visible()
     expect(main(page).get_by_role("heading", name="待办工作台")).to_have_count(0)
+
+
+@pytest.mark.xfail(strict=True, reason="defect: Streamlit serves <html lang=\"en\"> and the app does not set "
+                   "the document language, so screen readers read the Chinese pages with an English voice")
+def test_document_language_is_chinese(new_page):
+    page = new_page()
+    open_app(page, "/")
+    expect(main(page).get_by_role("heading", name="鄂州e政通")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", re.compile(r"^zh"), timeout=3_000)
 
 
 def test_healthz(live_server):

@@ -25,7 +25,8 @@ def settings():  # noqa: ANN201
 
 
 def db():  # noqa: ANN201
-    return get_database(settings().database_url)
+    cfg = settings()
+    return get_database(cfg.database_url, schema=cfg.database_schema)
 
 
 def lang() -> str:
@@ -38,9 +39,10 @@ def tr(key: str, **params: object) -> str:
 
 def _cookie_token() -> str | None:
     try:
-        return st.context.cookies.get(settings().cookie_name)
-    except Exception:  # no browser context (AppTest, bare mode)
+        value = st.context.cookies.get(settings().cookie_name)
+    except Exception:  # no browser context (bare mode)
         return None
+    return value if isinstance(value, str) and value else None  # AppTest has no real cookies
 
 
 def current_actor() -> Actor | None:

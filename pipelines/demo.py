@@ -1,0 +1,1389 @@
+"""The demo data generator: a believable history of the platform, made through the rules and bulk-loaded.
+
+    python -m pipelines.demo [--database-url URL] [--cases 100000] [--years 2] [--seed 42] [--end 2026-11-26]
+                             [--if-empty] [--chunk 50000]
+
+What it makes (domain.md §4–§8):
+
+* the demo accounts of DEMO_ACCOUNTS (every role, one password), a named officer and head for every department
+  unit and a clerk at every service window (these share one bcrypt hash of the same password);
+* a pool of applicants, persons by resident ID and enterprises by credit code, who can never sign in;
+* cases over every catalogue item (frequent items more often), both channels (the online share rising), every
+  town and village, with supplements, refusals, special procedures, extensions, withdrawals, transfers, late
+  decisions, open cases in every state at the end date, ratings (好差评) and complaints. Every timestamp falls on
+  a working day of the official calendar, within office hours.
+
+Through the rules: every case is a legal path through app/workflow.py's TRANSITIONS (each step is checked with
+`check_transition` while it is generated, with the acting role), its row carries what app/cases.perform would
+have left there (open cases' due dates and warning level from app/cases.clock_fields as of the end date), and
+its events are chained with app/record.event_hash exactly as append_event chains them. Only the writing differs:
+cases are generated in chunks, oldest first, and bulk-loaded (Arrow into DuckDB, COPY into PostgreSQL), with
+identifiers reserved from the sequences the app uses, so the app's later inserts never collide.
+
+Deterministic for a given seed (and the same catalogue and calendar).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import math
+import random
+import sys
+import time
+import zlib
+from bisect import bisect_right
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import sqlalchemy as sa
+
+from app import audit, calendar_store, clock
+from app import cases as case_service
+from app import schema as s
+from app import workflow as wf
+from app.auth import create_user, hash_password
+from app.db import Database, get_database
+from app.record import GENESIS
+from app.reference import CITY_CODE, GENERAL_WINDOW_ID, LEADERSHIP_UNIT_ID, SERVICE_CENTRE_UNIT_ID, SUPERVISION_UNIT_ID
+from app.validators import make_credit_code, make_resident_id
+from pipelines.seed_reference import seed_reference
+
+# -- demo accounts ---------------------------------------------------------------------------------------------
+# One password for every account that can sign in; it passes streamlit-authenticator's Validator
+# (8–20 characters, upper and lower case, a digit and a special character).
+DEMO_PASSWORD = "Ezhou@2026"
+# Stored for the generated applicants: not a bcrypt hash, so app.auth refuses it before bcrypt even runs.
+NO_LOGIN_HASH = "!demo-no-login"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    display_name: str
+    role: str
+    unit_id: str | None
+    id_kind: str | None = None      # applicants: "resident_id" | "credit_code"
+    id_number: str | None = None
+
+
+DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
+    DemoAccount("zhangsan", DEMO_PASSWORD, "张三", wf.APPLICANT, None,
+                "resident_id", make_resident_id("420704", date(1988, 5, 16), 123)),
+    DemoAccount("ezhou_qiye", DEMO_PASSWORD, "鄂州市临空示范科技有限公司", wf.APPLICANT, None,
+                "credit_code", make_credit_code("91420704MA49XK2P3")),
+    DemoAccount("window_clerk", DEMO_PASSWORD, "李静", wf.WINDOW_CLERK, SERVICE_CENTRE_UNIT_ID),  # 市民中心综合受理窗口
+    DemoAccount("town_clerk", DEMO_PASSWORD, "陈芳", wf.WINDOW_CLERK, "U-420704001-BMFW"),        # 凤凰街道便民服务中心
+    DemoAccount("scjg_officer", DEMO_PASSWORD, "王磊", wf.OFFICER, "U-4207-SCJG"),
+    DemoAccount("scjg_head", DEMO_PASSWORD, "刘洋", wf.HEAD, "U-4207-SCJG"),
+    DemoAccount("ecq_scjg_officer", DEMO_PASSWORD, "赵敏", wf.OFFICER, "U-420704-SCJG"),           # 鄂城区市场监管局
+    DemoAccount("jc_supervisor", DEMO_PASSWORD, "孙建国", wf.SUPERVISOR, SUPERVISION_UNIT_ID),
+    DemoAccount("ld_leader", DEMO_PASSWORD, "周文华", wf.LEADER, LEADERSHIP_UNIT_ID),
+    DemoAccount("admin", DEMO_PASSWORD, "吴涛", wf.ADMIN, SERVICE_CENTRE_UNIT_ID),
+)
+
+# -- the shape of the history (defaults of a demo, not rules) ----------------------------------------------------
+ONLINE_SHARE = (0.60, 0.75)        # online share at the start and at the end of the history
+P_TOWN_LEVEL_REGION = 0.10         # the applicant gave only their town, not their village
+P_ABANDONED_DRAFT = 0.012          # online drafts never submitted …
+P_DRAFT_WITHDRAWN = 0.15           # … of which some are withdrawn
+P_SUPPLEMENT = 0.15                # a one-time supplement notice (一次性告知)
+P_SECOND_NOTICE = 0.08             # a second notice after the supplement: a breach the supervision flags
+P_LATE_NOTICE = 0.05               # notice later than the 5 working days of art. 32
+P_SUPPLEMENT_WITHDRAWN = 0.05
+P_SUPPLEMENT_ABANDONED = 0.03      # the applicant never comes back: the clock stays stopped
+P_REFUSE_INTAKE = 0.03
+P_TRANSFER = 0.004
+P_WITHDRAW_BEFORE_ACCEPT = 0.006
+P_WITHDRAW_IN_REVIEW = 0.012
+P_SPECIAL = 0.075                  # of promised (承诺件) items: ≈3% of all cases
+P_EXTEND = 0.055                   # of promised items: ≈2% of all cases
+P_OPINION = 0.35
+P_REFUSE = {True: 0.01, False: 0.07}   # by item.immediate: ≈4% of decisions
+P_LATE = {True: 0.02, False: 0.05}     # decided after the promised due date: ≈5% of completed cases
+P_RATED = 0.70
+P_COMPLAINT = 0.003                # plus more for late, refused and supplemented cases: ≈0.5% in all
+COMPLAINT_ANSWER_DAYS = 15         # working days to answer a complaint (the 好差评 rectification limit)
+STALL_ZONE = (25, 4)               # cases created this many working days before the end may stall …
+P_STALL = 0.04                     # … in an open state, so that every open state is seen at the end date
+STALL_MIN_PER_STATE = 2            # at least this many per open state in the last chunk
+P_FORGOTTEN = 0.0003               # older cases left lying in an open state (long overdue, red)
+DEMO_APPLICANT_CASES = 40          # about this many cases for each demo applicant
+
+# Office hours: 08:30–12:00 and 14:00–17:30. Time is counted on a continuous axis of office seconds, so
+# "later" is always later and every instant falls on a working day within office hours.
+MORNING_SECONDS = 12_600
+DAY_SECONDS = 2 * MORNING_SECONDS
+_MORNING_START = 8 * 3600 + 30 * 60
+_AFTERNOON_START = 14 * 3600
+
+STALL_STATES = (wf.DRAFT, wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE,
+                wf.APPROVED, wf.REFUSED, wf.TRANSFERRED)
+_INTAKE_CLOCK_STATES = frozenset({wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.TRANSFERRED})
+_LIMIT_CLOCK_STATES = frozenset({wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE})
+
+_ITEM_BOOST = {  # the high-volume services of a city hall
+    "4207-BM-GJJ-001": 10, "4207-SCJG-001": 8, "4207-ZRGH-005": 8, "4207-BM-SHWJ-001": 6, "4207-GF-SCJG-001": 6,
+    "4207-GF-YBJ-001": 5, "4207-GF-RSJ-001": 5, "4207-GF-RSJ-007": 4, "4207-BM-RSJ-001": 4, "4207-BM-RSJ-002": 5,
+    "4207-GF-YBJ-003": 4, "4207-BM-GAJ-001": 4, "4207-BM-GAJ-002": 5, "4207-GF-GAJ-003": 4, "4207-BM-WJW-002": 4,
+    "4207-BM-SHWJ-003": 4, "4207-BM-SHWJ-002": 3, "4207-BM-GJJ-004": 4, "4207-GF-GAJ-002": 3, "4207-GF-WJW-001": 3,
+}
+_CATEGORY_WEIGHT = {"approval": 0.6, "public": 1.5, "convenience": 2.0}
+_ENTERPRISE_SHARE = {"approval": 0.75, "public": 0.0, "convenience": 0.08}
+_DISTRICT_WEIGHT = {"420704": 1.4, "420703": 1.0, "420702": 0.8}
+
+_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
+             "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红梅鑫波斌宇浩凯健俊帆帅旭宁婷雪琳晨欣怡佳悦子轩涵梓睿博文雅思嘉"
+_BRANDS = ("鑫源", "华中", "楚天", "凤凰", "临空", "江南", "长港", "梁湖", "葛店", "顺达", "恒通", "瑞丰", "汇金", "天和",
+           "宏图", "众诚", "博远", "金鹏", "新民", "同心", "兴旺", "广汇", "联创", "盛世")
+_TRADES = ("商贸", "建设工程", "物流", "食品", "科技", "农业发展", "医药", "餐饮管理", "机械制造", "环保科技", "文化传媒",
+           "房地产开发", "运输", "电子", "新材料", "水产养殖", "旅游开发", "家政服务")
+
+# -- the words on the record -------------------------------------------------------------------------------------
+_RIGHTS = "申请人如不服，可依法申请行政复议或者提起行政诉讼。"
+_REFUSE_INTAKE = tuple(f"{r}，决定不予受理。{_RIGHTS}" for r in (
+    "申请事项依法不需要取得行政许可", "申请事项不属于本机关职权范围，已告知申请人向有关行政机关申请",
+    "申请人不具备申请资格", "申请材料存在虚假内容"))
+_REFUSE = tuple(f"经审查，{r}，决定不予许可。申请人如不服，可在收到本决定之日起六十日内申请行政复议，或者六个月内提起行政诉讼。"
+                for r in ("申请人不符合法定条件", "现场核查情况与申请材料不符", "未通过专家评审", "不符合相关规划要求"))
+_SUSPEND = tuple(f"{r}（依法不计入审批时限）" for r in (
+    "组织听证", "组织专家评审", "现场勘验", "委托检验检测", "需要检疫", "依法公示"))
+_OPINIONS = ("初审意见：申请材料齐全，符合法定形式，建议准予。", "审核意见：经核查，申请人符合条件，同意初审意见。",
+             "现场核查：现场情况与申请材料一致。")
+_RATING_LEVELS = (5, 4, 3, 2, 1)  # 非常满意 满意 基本满意 不满意 非常不满意
+_RATING_P_GOOD = (0.74, 0.19, 0.055, 0.01, 0.005)
+_RATING_P_POOR = (0.45, 0.25, 0.15, 0.09, 0.06)   # after a late decision or a refusal
+_RATING_COMMENTS = {
+    5: ("办事效率高，工作人员热情", "网上申报很方便，一次都不用跑", "一次办好，点赞", "窗口服务周到细致"),
+    4: ("总体满意", "流程清楚，办得也快"),
+    3: ("等待时间有点长", "材料要求可以再说明清楚一些"),
+    2: ("材料要求说明不清楚，多跑了一趟", "网上查不到办理进度"),
+    1: ("超过承诺时限仍未告知进度", "窗口工作人员态度差，问了也不解释"),
+}
+_COMPLAINTS = ("办件已超过承诺时限，仍未收到办理结果", "要求补正的材料与办事指南不一致", "多次被要求补正材料，没有一次性告知",
+               "窗口工作人员服务态度差", "网上申报系统上传附件失败，无法提交", "不予许可的理由说明不清楚")
+_ANSWERS = ("已核实，已督促承办单位限期办结并向申请人说明情况", "已约谈相关窗口工作人员，责令整改并向申请人致歉",
+            "经核查，补正要求符合办事指南，已向申请人解释说明", "已联系技术人员修复系统问题并告知申请人")
+_DELIVERY = ("窗口领取", "邮寄送达", "网上下载电子证照")
+
+
+# ================================================================================================================
+# static context
+# ================================================================================================================
+@dataclass
+class _Item:
+    index: int
+    code: str
+    version: int
+    dept: str
+    co_depts: tuple[str, ...]
+    levels: tuple[str, ...]
+    promised: int
+    statutory: int
+    unit: str
+    immediate: bool
+    category: str
+    payload_store: dict[str, str]
+    payload_hash: dict[str, str]
+    supplement_comments: tuple[str, ...]
+    opinion_comments: tuple[str, ...]
+
+
+@dataclass
+class _Pool:
+    """The generated applicants, plus the two demo applicants at the end (indices n and n+1)."""
+
+    user_ids: np.ndarray
+    villages: np.ndarray       # index into _Context.villages
+    persons: np.ndarray        # pool indices of persons
+    enterprises: np.ndarray    # pool indices of enterprises
+    names: pa.Array
+    id_kinds: pa.Array
+    id_numbers: pa.Array
+
+    @property
+    def demo_person(self) -> int:
+        return len(self.user_ids) - 2
+
+    @property
+    def demo_enterprise(self) -> int:
+        return len(self.user_ids) - 1
+
+
+@dataclass
+class _Context:
+    seed: int
+    end: date
+    cal: clock.WorkCalendar
+    wd_dates: list[date]
+    wd_str: list[str]
+    wd_ymd: list[str]
+    wd_dt64: np.ndarray
+    wd_d64: np.ndarray
+    end_idx: int
+    end_t: int
+    cum_weight: np.ndarray
+    tod_str: list[str]
+    tod_sec: np.ndarray
+    items: list[_Item]
+    item_p: np.ndarray
+    units: dict[str, tuple[str, str | None, str, str]]   # unit_id -> (kind, dept_code, region_code, name)
+    window_of_unit: dict[str, str]
+    villages: list[str]
+    village_p: np.ndarray
+    officer: dict[str, tuple[int, str, str]]
+    head: dict[str, tuple[int, str, str]]
+    clerk: dict[str, tuple[int, str, str]]               # window_id -> actor
+    pool: _Pool | None = None
+
+    def wd_index(self, d: date) -> int:
+        """Index of the last working day on or before d."""
+        return bisect_right(self._ordinals, d.toordinal()) - 1
+
+    def __post_init__(self) -> None:
+        self._ordinals = [d.toordinal() for d in self.wd_dates]
+
+
+def _history_start(end: date, years: float) -> date:
+    return end - timedelta(days=max(1, round(365.25 * years)) - 1)
+
+
+def _load_context(db: Database, *, end: date, years: float, seed: int) -> _Context:
+    cal = calendar_store.load_calendar(db)
+    start = _history_start(end, years)
+    wd_dates = []
+    d = start
+    horizon = end + timedelta(days=3 * 366)  # room for events scheduled after the end (then cut) and complaint dues
+    while d <= horizon:
+        if cal.is_working_day(d):
+            wd_dates.append(d)
+        d += timedelta(days=1)
+    end_idx = bisect_right([x.toordinal() for x in wd_dates], end.toordinal()) - 1
+    if end_idx < 0:
+        raise ValueError(f"no working day between {start} and {end}")
+
+    # Volume per working day: growing over the history, Mondays busiest, Fridays and make-up days quieter.
+    weekday = np.array([1.2, 1.05, 1.0, 1.0, 0.9, 0.7, 0.7])
+    days = np.arange(end_idx + 1)
+    growth = 1.0 + 0.3 * days / max(1, end_idx)
+    rhythm = weekday[[wd_dates[i].weekday() for i in days]]
+    cum_weight = np.cumsum(growth * rhythm)
+
+    tod = np.arange(DAY_SECONDS)
+    tod_sec = np.where(tod < MORNING_SECONDS, _MORNING_START + tod, _AFTERNOON_START + tod - MORNING_SECONDS)
+    tod_str = [f"{v // 3600:02d}:{v // 60 % 60:02d}:{v % 60:02d}" for v in tod_sec.tolist()]
+
+    with db.read() as conn:
+        item_rows = conn.execute(sa.select(s.items).where(s.items.c.is_current, s.items.c.status == "published")
+                                 .order_by(s.items.c.item_code)).fetchall()
+        materials = conn.execute(sa.select(s.item_materials.c.item_code, s.item_materials.c.version,
+                                           s.item_materials.c.name).where(s.item_materials.c.required)
+                                 .order_by(s.item_materials.c.item_code, s.item_materials.c.seq)).fetchall()
+        dept_short = {r.dept_code: r.short_name.removeprefix("市") for r in conn.execute(sa.select(s.departments))}
+        unit_rows = conn.execute(sa.select(s.org_units)).fetchall()
+        window_rows = conn.execute(sa.select(s.service_windows).order_by(s.service_windows.c.window_id)).fetchall()
+        villages = [r[0] for r in conn.execute(sa.select(s.regions.c.code).where(s.regions.c.level == 5)
+                                                .order_by(s.regions.c.code))]
+        staff = conn.execute(sa.select(s.users.c.user_id, s.users.c.role, s.users.c.unit_id)
+                             .where(s.users.c.role.in_([wf.OFFICER, wf.HEAD, wf.WINDOW_CLERK]), s.users.c.active)
+                             .order_by(s.users.c.user_id)).fetchall()
+
+    required: dict[tuple[str, int], list[str]] = {}
+    for m in materials:
+        required.setdefault((m.item_code, m.version), []).append(m.name)
+    items = []
+    for i, row in enumerate(item_rows):
+        payload_store, payload_hash = {}, {}
+        for channel in ("online", "window"):
+            payload = {"item_code": row.item_code, "item_version": row.version, "channel": channel}
+            payload_store[channel] = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+            payload_hash[channel] = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        names = required.get((row.item_code, row.version)) or ["申请书"]
+        supplement = [f"一次性告知：请补正以下材料：{n}（缺失或不符合要求）" for n in names[:4]]
+        if len(names) >= 2:
+            supplement.append(f"一次性告知：请补正以下材料：{names[0]}；{names[-1]}（签章不完整）")
+        opinions = list(_OPINIONS) + [f"并联审批：{dept_short.get(c, c)}意见：同意。" for c in row.co_dept_codes]
+        items.append(_Item(
+            index=i, code=row.item_code, version=row.version, dept=row.dept_code, co_depts=tuple(row.co_dept_codes),
+            levels=tuple(row.handling_levels), promised=row.promised_days, statutory=row.statutory_limit,
+            unit=row.statutory_unit, immediate=bool(row.immediate), category=row.category,
+            payload_store=payload_store, payload_hash=payload_hash, supplement_comments=tuple(supplement),
+            opinion_comments=tuple(opinions)))
+    if not items:
+        raise RuntimeError("no published items: run the seed step first")
+    weights = np.array([_CATEGORY_WEIGHT.get(it.category, 1.0) * _ITEM_BOOST.get(it.code, 1.0)
+                        * (0.6 + (zlib.crc32(it.code.encode()) % 1000) / 1250) for it in items])
+
+    units = {r.unit_id: (r.kind, r.dept_code, r.region_code, r.name) for r in unit_rows}
+    window_of_unit = {}
+    for w in window_rows:
+        window_of_unit.setdefault(w.unit_id, w.window_id)
+    village_w = np.array([_DISTRICT_WEIGHT.get(v[:6], 1.0) * (0.4 + (zlib.crc32(v.encode()) % 1000) / 600)
+                          for v in villages])
+
+    officer: dict[str, tuple[int, str, str]] = {}
+    head: dict[str, tuple[int, str, str]] = {}
+    clerk_by_unit: dict[str, tuple[int, str, str]] = {}
+    for u in staff:  # lowest user_id first: the demo accounts were created before the generated staff
+        target = {wf.OFFICER: officer, wf.HEAD: head, wf.WINDOW_CLERK: clerk_by_unit}[u.role]
+        target.setdefault(u.unit_id, (int(u.user_id), u.role, u.unit_id))
+    clerk = {w.window_id: clerk_by_unit[w.unit_id] for w in window_rows if w.unit_id in clerk_by_unit}
+
+    return _Context(
+        seed=seed, end=end, cal=cal, wd_dates=wd_dates, wd_str=[d.isoformat() for d in wd_dates],
+        wd_ymd=[d.strftime("%Y%m%d") for d in wd_dates],
+        wd_dt64=np.array(wd_dates, dtype="datetime64[D]").astype("datetime64[s]"),
+        wd_d64=np.array(wd_dates, dtype="datetime64[D]"),
+        end_idx=end_idx, end_t=(end_idx + 1) * DAY_SECONDS, cum_weight=cum_weight, tod_str=tod_str,
+        tod_sec=tod_sec.astype(np.int64), items=items, item_p=weights / weights.sum(), units=units,
+        window_of_unit=window_of_unit, villages=villages, village_p=village_w / village_w.sum(), officer=officer,
+        head=head, clerk=clerk)
+
+
+def handling_unit(units: dict[str, Any], levels: tuple[str, ...] | list[str], dept: str, region_code: str) -> str:
+    """app.cases.handling_unit without the database: the lowest level the item is handled at that exists above
+    the applicant's place (must give the same answer; the tests compare them)."""
+    candidates = []
+    if "村社区" in levels and len(region_code) >= 12:
+        candidates.append(f"U-{region_code[:12]}-BMFW")
+    if "乡镇街道" in levels and len(region_code) >= 9:
+        candidates.append(f"U-{region_code[:9]}-BMFW")
+    if "区" in levels and len(region_code) >= 6:
+        candidates.append(f"U-{region_code[:6]}-{dept}")
+    candidates.append(f"U-{CITY_CODE}-{dept}")
+    for unit in candidates:
+        if unit in units:
+            return unit
+    raise case_service.CaseError("case.no_unit", dept=dept)
+
+
+# ================================================================================================================
+# names and identifiers
+# ================================================================================================================
+def _person_name(r: random.Random) -> str:
+    given = r.choice(_GIVEN) + (r.choice(_GIVEN) if r.random() < 0.7 else "")
+    return r.choice(_SURNAMES) + given
+
+
+def _enterprise_name(r: random.Random) -> str:
+    prefix = "湖北" if r.random() < 0.2 else "鄂州市"
+    return f"{prefix}{r.choice(_BRANDS)}{r.choice(_TRADES)}有限{'责任' if r.random() < 0.3 else ''}公司"
+
+
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def _resident_id_for(user_id: int, region6: str, end: date) -> str:
+    """A resident ID unique per user_id (a bijection of the id onto birth day × sequence), aged 18–80."""
+    first = date(end.year - 80, 1, 1)
+    span = (date(end.year - 18, 1, 1) - first).days
+    code = (user_id * 1_000_003) % (span * 1000)
+    return make_resident_id(region6, first + timedelta(days=code // 1000), code % 1000)
+
+
+def _credit_code_for(user_id: int, region6: str) -> str:
+    value = (user_id * 1_000_003) % 31**7
+    org = ""
+    for _ in range(7):
+        value, digit = divmod(value, 31)
+        org = _CREDIT_CHARS[digit] + org
+    return make_credit_code(f"91{region6}MA{org}")
+
+
+# ================================================================================================================
+# writing: DuckDB (Arrow) and PostgreSQL (COPY)
+# ================================================================================================================
+class _Loader:
+    """Reserves identifiers from the app's sequences and loads Arrow tables, one transaction per call."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        if db.is_duckdb:
+            self.fairy, self.conn = db.raw_duckdb()
+        else:
+            self.fairy = db.engine.raw_connection()
+            self.conn = self.fairy.driver_connection
+
+    def close(self) -> None:
+        self.fairy.close()
+
+    def reserve(self, sequence: str, n: int) -> np.ndarray:
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if self.db.is_duckdb:
+            got = self.conn.execute(f"SELECT nextval('{sequence}') AS v FROM range({int(n)})").fetchnumpy()["v"]
+        else:
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", (sequence, int(n)))
+                got = [r[0] for r in cur.fetchall()]
+            self.conn.commit()
+        return np.sort(np.asarray(got, dtype=np.int64))
+
+    def load(self, tables: dict[str, pa.Table]) -> None:
+        tables = {name: t for name, t in tables.items() if t.num_rows}
+        if self.db.is_duckdb:
+            self.conn.execute("BEGIN TRANSACTION")
+            try:
+                for name, table in tables.items():
+                    view = f"demo_{name}"
+                    self.conn.register(view, table)
+                    cols = ", ".join(table.column_names)
+                    self.conn.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {view}")
+                    self.conn.unregister(view)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        else:
+            import pyarrow.csv as pacsv
+
+            try:
+                with self.conn.cursor() as cur:
+                    for name, table in tables.items():
+                        buf = io.BytesIO()
+                        pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
+                        cols = ", ".join(table.column_names)
+                        with cur.copy(f"COPY {name} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+                            copy.write(buf.getvalue())
+                self.conn.commit()
+            except BaseException:
+                self.conn.rollback()
+                raise
+
+
+def _ts(ctx: _Context, t: np.ndarray) -> pa.Array:
+    """Office-axis instants (−1: none) as a TIMESTAMP column."""
+    t = np.asarray(t, dtype=np.int64)
+    mask = t < 0
+    safe = np.where(mask, 0, t)
+    values = ctx.wd_dt64[safe // DAY_SECONDS] + ctx.tod_sec[safe % DAY_SECONDS].astype("timedelta64[s]")
+    return pa.array(values, type=pa.timestamp("s"), mask=mask)
+
+
+def _day(ctx: _Context, d: np.ndarray) -> pa.Array:
+    d = np.asarray(d, dtype=np.int64)
+    mask = d < 0
+    return pa.array(ctx.wd_d64[np.where(mask, 0, d)], type=pa.date32(), mask=mask)
+
+
+def _str(values: list[Any]) -> pa.Array:
+    return pa.array(values, type=pa.string())
+
+
+def _i64(values: list[Any]) -> pa.Array:
+    return pa.array(values, type=pa.int64())
+
+
+# ================================================================================================================
+# accounts
+# ================================================================================================================
+def _staff_username(role: str, unit_id: str, dept: str | None) -> str:
+    region = unit_id.split("-")[1]
+    if role == wf.WINDOW_CLERK:
+        return f"clerk_{region}" if dept is None else f"clerk_{region}_{dept.lower()}"
+    prefix = "off" if role == wf.OFFICER else "head"
+    return f"{prefix}_{dept.lower()}" if region == CITY_CODE else f"{prefix}_{dept.lower()}_{region}"
+
+
+def _ensure_accounts(db: Database, loader: _Loader, start_at: datetime) -> int:
+    """The demo accounts (own bcrypt hashes) and a named officer, head and window clerk for every unit (one
+    shared bcrypt hash). Existing usernames are left alone. Returns the number of users added."""
+    with db.read() as conn:
+        existing = {r[0] for r in conn.execute(sa.select(s.users.c.username))}
+        units = conn.execute(sa.select(s.org_units).order_by(s.org_units.c.unit_id)).fetchall()
+        window_units = {r[0] for r in conn.execute(sa.select(s.service_windows.c.unit_id))}
+    demo_missing = [a for a in DEMO_ACCOUNTS if a.username not in existing]
+    covered = {(a.role, a.unit_id) for a in DEMO_ACCOUNTS}
+    staff = []
+    for u in units:
+        roles = []
+        if u.kind == "department":
+            roles += [wf.OFFICER, wf.HEAD]
+        if u.unit_id in window_units:
+            roles.append(wf.WINDOW_CLERK)
+        for role in roles:
+            name = _staff_username(role, u.unit_id, u.dept_code if u.kind == "department" else None)
+            if (role, u.unit_id) not in covered and name not in existing:
+                staff.append((name, role, u.unit_id))
+    if not demo_missing and not staff:
+        return 0
+
+    # bcrypt is slow by design; it releases the GIL, so hash on both cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        digests = list(pool.map(hash_password, [a.password for a in demo_missing] + [DEMO_PASSWORD]))
+    shared = digests[-1]
+
+    def work(conn: sa.Connection) -> None:
+        for account, digest in zip(demo_missing, digests):
+            user_id = create_user(conn, username=account.username, password=None, password_hash=digest,
+                                  display_name=account.display_name, role=account.role, unit_id=account.unit_id,
+                                  id_kind=account.id_kind, id_number=account.id_number)
+            conn.execute(s.users.update().where(s.users.c.user_id == user_id).values(created_at=start_at))
+        if demo_missing:
+            audit.record(conn, "demo_accounts", detail={"usernames": [a.username for a in demo_missing]})
+
+    db.write(work)
+    if staff:
+        ids = loader.reserve("user_id_seq", len(staff))
+        loader.load({"users": _users_table(
+            ids, [n for n, _, _ in staff], shared,
+            [_person_name(random.Random(n)) for n, _, _ in staff], [r for _, r, _ in staff],
+            [u for _, _, u in staff], [None] * len(staff), [None] * len(staff), [None] * len(staff), start_at)})
+    return len(demo_missing) + len(staff)
+
+
+def _users_table(ids: np.ndarray, usernames: list[str], password_hash: str, names: Any, roles: list[str],
+                 unit_ids: list[str | None], id_kinds: Any, id_numbers: Any, phones: list[str | None],
+                 created_at: datetime) -> pa.Table:
+    n = len(ids)
+    return pa.table({
+        "user_id": pa.array(ids, type=pa.int64()),
+        "username": _str(usernames),
+        "password_hash": pa.array([password_hash] * n, type=pa.string()),
+        "display_name": names if isinstance(names, pa.Array) else _str(names),
+        "role": _str(roles),
+        "unit_id": _str(unit_ids),
+        "id_kind": id_kinds if isinstance(id_kinds, pa.Array) else _str(id_kinds),
+        "id_number": id_numbers if isinstance(id_numbers, pa.Array) else _str(id_numbers),
+        "phone": _str(phones),
+        "failed_attempts": pa.array(np.zeros(n, dtype=np.int32)),
+        "locked_until": pa.nulls(n, type=pa.timestamp("s")),
+        "active": pa.array(np.ones(n, dtype=bool)),
+        "created_at": pa.array([created_at] * n, type=pa.timestamp("s")),
+        "version": pa.array(np.ones(n, dtype=np.int32)),
+    })
+
+
+def _applicant_pool(db: Database, ctx: _Context, loader: _Loader, size: int, start_at: datetime) -> int:
+    """Applicants who never sign in (password hash "!demo-no-login"); 85% persons, 15% enterprises."""
+    rng = np.random.default_rng([ctx.seed, 7001])
+    r = random.Random(f"ezz-demo-pool:{ctx.seed}")
+    user_ids = loader.reserve("user_id_seq", size)
+    villages = rng.choice(len(ctx.villages), size=size, p=ctx.village_p).astype(np.int32)
+    is_enterprise = rng.random(size) < 0.15
+    demo = {a.id_number for a in DEMO_ACCOUNTS if a.id_number}
+    names, kinds, numbers, phones = [], [], [], []
+    for uid, v, ent in zip(user_ids.tolist(), villages.tolist(), is_enterprise.tolist()):
+        region6 = ctx.villages[v][:6]
+        if ent:
+            number = _credit_code_for(uid, region6)
+            names.append(_enterprise_name(r))
+            kinds.append("credit_code")
+        else:
+            number = _resident_id_for(uid, region6, ctx.end)
+            names.append(_person_name(r))
+            kinds.append("resident_id")
+        if number in demo:  # vanishingly rare; keep the demo accounts' numbers theirs alone
+            number = _credit_code_for(uid + 1, region6) if ent else _resident_id_for(uid + 1, region6, ctx.end)
+        numbers.append(number)
+        phones.append(f"1{r.choice('3589')}{r.randrange(10**9):09d}")
+    for chunk_start in range(0, size, 100_000):
+        sl = slice(chunk_start, chunk_start + 100_000)
+        loader.load({"users": _users_table(
+            user_ids[sl], [f"a{u}" for u in user_ids[sl].tolist()], NO_LOGIN_HASH, names[sl],
+            [wf.APPLICANT] * len(names[sl]), [None] * len(names[sl]), kinds[sl], numbers[sl], phones[sl], start_at)})
+
+    # The demo applicants join the pool at its end, so that their home pages show figures.
+    with db.read() as conn:
+        rows = {r.username: r for r in conn.execute(sa.select(s.users).where(
+            s.users.c.username.in_(["zhangsan", "ezhou_qiye"])))}
+    extra = []
+    for username, home in (("zhangsan", "420704001"), ("ezhou_qiye", "420704401")):
+        row = rows[username]
+        v = next((i for i, code in enumerate(ctx.villages) if code.startswith(home)), 0)
+        extra.append((int(row.user_id), v, row.display_name, row.id_kind, row.id_number))
+    ctx.pool = _Pool(
+        user_ids=np.concatenate([user_ids, np.array([e[0] for e in extra], dtype=np.int64)]),
+        villages=np.concatenate([villages, np.array([e[1] for e in extra], dtype=np.int32)]),
+        persons=np.flatnonzero(~is_enterprise), enterprises=np.flatnonzero(is_enterprise),
+        names=_str(names + [e[2] for e in extra]), id_kinds=_str(kinds + [e[3] for e in extra]),
+        id_numbers=_str(numbers + [e[4] for e in extra]))
+    return size
+
+
+# ================================================================================================================
+# one chunk of cases
+# ================================================================================================================
+@dataclass
+class _ChunkPlan:
+    index: int
+    size: int
+    q0: float
+    q1: float
+    is_last: bool
+    total: int
+
+
+class _Chunk:
+    """Generates one chunk of cases: their stories (what happens, when, by whom), then their records (the state
+    machine of app/cases.perform, the hash chain of app/record.append_event) as Arrow tables."""
+
+    def __init__(self, ctx: _Context, plan: _ChunkPlan):
+        self.ctx = ctx
+        self.plan = plan
+        self.r = random.Random(f"ezz-demo:{ctx.seed}:{plan.index}")
+        self.rng = np.random.default_rng([ctx.seed, plan.index, 11])
+        self._unit_cache: dict[tuple[int, str], str] = {}
+        self._json: dict[str | None, str] = {None: '""'}
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+    def _jstr(self, text: str | None) -> str:
+        got = self._json.get(text)
+        if got is None:
+            got = self._json[text] = json.dumps(text, ensure_ascii=False)
+        return got
+
+    def _deciding_unit(self, unit: str, dept: str, region: str) -> str:
+        """The department unit whose officers review a case handled at `unit` (a service centre or station
+        takes the application; the district department, else the city department, decides)."""
+        if self.ctx.units[unit][0] == "department":
+            return unit
+        district = f"U-{region[:6]}-{dept}"
+        return district if district in self.ctx.units else f"U-{CITY_CODE}-{dept}"
+
+    def _transfer_target(self, unit: str, dept: str, region: str) -> str | None:
+        kind, _, unit_region, _ = self.ctx.units[unit]
+        if kind != "department":
+            target = self._deciding_unit(unit, dept, region)
+        elif unit_region == CITY_CODE:
+            target = f"U-{region[:6]}-{dept}"
+        else:
+            target = f"U-{CITY_CODE}-{dept}"
+        return target if target in self.ctx.units and target != unit and target in self.ctx.officer else None
+
+    # -- the run -------------------------------------------------------------------------------------------------
+    def build(self, case_ids: np.ndarray, serials: np.ndarray) -> dict[str, Any]:
+        ctx, plan, rng = self.ctx, self.plan, self.rng
+        pool = ctx.pool
+        n = plan.size
+        end_idx = ctx.end_idx
+
+        # When: quantiles [q0, q1) of the volume over the history, oldest first.
+        u = plan.q0 + (plan.q1 - plan.q0) * rng.random(n)
+        day = np.minimum(np.searchsorted(ctx.cum_weight, u * ctx.cum_weight[-1], side="right"), end_idx)
+        t_create = np.sort(day * DAY_SECONDS + rng.integers(0, DAY_SECONDS, n))
+        day = t_create // DAY_SECONDS
+        frac = day / max(1, end_idx)
+        online = rng.random(n) < ONLINE_SHARE[0] + (ONLINE_SHARE[1] - ONLINE_SHARE[0]) * frac
+        item_idx = rng.choice(len(ctx.items), size=n, p=ctx.item_p)
+        ent_share = np.array([_ENTERPRISE_SHARE.get(it.category, 0.0) for it in ctx.items])
+        is_ent = rng.random(n) < ent_share[item_idx]
+        applicant = np.where(
+            is_ent & (len(pool.enterprises) > 0),
+            pool.enterprises[rng.integers(0, max(1, len(pool.enterprises)), n)] if len(pool.enterprises) else 0,
+            pool.persons[rng.integers(0, max(1, len(pool.persons)), n)] if len(pool.persons) else 0)
+        # About DEMO_APPLICANT_CASES cases each for the demo person and the demo enterprise.
+        share = float((ctx.item_p * ent_share).sum())
+        demo_draw = rng.random(n)
+        applicant = np.where(~is_ent & (demo_draw < DEMO_APPLICANT_CASES / (plan.total * max(1e-9, 1 - share))),
+                             pool.demo_person, applicant)
+        applicant = np.where(is_ent & (demo_draw < DEMO_APPLICANT_CASES / (plan.total * max(1e-9, share))),
+                             pool.demo_enterprise, applicant)
+        town_level = rng.random(n) < P_TOWN_LEVEL_REGION
+
+        # Stalls: some cases near the end stop in a chosen open state (and, in the last chunk, at least
+        # STALL_MIN_PER_STATE of each), a very few older ones are forgotten.
+        stall = np.full(n, -1)
+        zone = (day >= end_idx - STALL_ZONE[0]) & (day <= end_idx - STALL_ZONE[1])
+        pick = zone & (rng.random(n) < P_STALL)
+        stall[pick] = rng.integers(0, len(STALL_STATES), int(pick.sum()))
+        if plan.is_last:
+            for k in range(len(STALL_STATES)):
+                short = STALL_MIN_PER_STATE - int((stall == k).sum())
+                free = np.flatnonzero(zone & (stall < 0))
+                if short > 0 and len(free):
+                    stall[rng.choice(free, size=min(short, len(free)), replace=False)] = k
+        old = (day < end_idx - STALL_ZONE[0]) & (rng.random(n) < P_FORGOTTEN)
+        stall[old] = rng.choice([1, 3, 4], size=int(old.sum()))  # submitted, accepted, under_review
+        online = np.where(stall == 0, True, online)               # a draft is an online application
+
+        out = _Columns()
+        pool_uid = pool.user_ids.tolist()
+        pool_village = pool.villages.tolist()
+        villages = ctx.villages
+        items = ctx.items
+        for i, (cid, serial, tc, it_i, app_i, onl, town, st_i) in enumerate(zip(
+                case_ids.tolist(), serials.tolist(), t_create.tolist(), item_idx.tolist(), applicant.tolist(),
+                online.tolist(), town_level.tolist(), stall.tolist())):
+            item = items[it_i]
+            region = villages[pool_village[app_i]]
+            if town:
+                region = region[:9]
+            key = (it_i, region)
+            unit = self._unit_cache.get(key)
+            if unit is None:
+                unit = self._unit_cache[key] = handling_unit(ctx.units, item.levels, item.dept, region)
+            stall_state = STALL_STATES[st_i] if st_i >= 0 else None
+            story = self._story(item, tc, pool_uid[app_i], region, unit, onl, stall_state)
+            self._record(out, cid, serial, item, app_i, pool_uid[app_i], region, unit, onl, story)
+        return out.tables(ctx, pool)
+
+    # -- what happens ----------------------------------------------------------------------------------------
+    def _story(self, item: _Item, t: int, applicant_uid: int, region: str, unit: str, online: bool,
+               stall: str | None) -> _Story:
+        ctx, r = self.ctx, self.r
+        rand = r.random
+        story = _Story(t, ctx.end_t)
+        applicant = (applicant_uid, wf.APPLICANT, None)
+        dept = item.dept
+        quick = stall is not None
+
+        # The window and its clerk (window channel only).
+        clerk = None
+        if not online:
+            kind, _, unit_region, _ = ctx.units[unit]
+            if kind != "department":
+                window = ctx.window_of_unit.get(unit)
+            elif unit_region == CITY_CODE:
+                window = f"W-{CITY_CODE}-{dept}" if rand() < 0.5 else GENERAL_WINDOW_ID
+            else:
+                town_unit = f"U-{region[:9]}-BMFW"
+                window = ctx.window_of_unit.get(town_unit) if len(region) >= 9 and rand() < 0.6 else GENERAL_WINDOW_ID
+            if window not in ctx.clerk:
+                window = GENERAL_WINDOW_ID
+            clerk = ctx.clerk[window]
+            story.window_id, story.agent_uid = window, clerk[0]
+
+        channel = "online" if online else "window"
+        filer = applicant if online else clerk
+        story.add(t, filer, "create", None, item.payload_store[channel], item.payload_hash[channel])
+        if online:
+            if stall == wf.DRAFT or (stall is None and rand() < P_ABANDONED_DRAFT):
+                if stall is None and rand() < P_DRAFT_WITHDRAWN:
+                    story.add(self._later(story.t, r.randint(1, 10)), applicant, "withdraw", "申请人主动撤回草稿")
+                return story
+            days = 0 if rand() < 0.7 or quick else r.randint(1, 3)
+            if not story.add(self._later(story.t, days), applicant, "submit"):
+                return story
+        else:
+            story.add(t, clerk, "submit")  # create_case(submit=True): the same instant
+        if stall == wf.SUBMITTED:
+            return story
+
+        def intake_actor(at_unit: str) -> tuple[int, str, str]:
+            if not online and rand() < 0.85 and at_unit == unit:
+                return clerk
+            if ctx.units[at_unit][0] != "department":
+                window = ctx.window_of_unit.get(at_unit)
+                if window in ctx.clerk:
+                    return ctx.clerk[window]
+            deciding = self._deciding_unit(at_unit, dept, region)
+            return ctx.head[deciding] if rand() < 0.1 else ctx.officer[deciding]
+
+        def intake_delay() -> int:
+            if quick or item.immediate or (not online and rand() < 0.85):
+                return 0
+            x = rand()
+            return 0 if x < 0.4 else 1 if x < 0.75 else 2 if x < 0.9 else r.randint(3, 4)
+
+        # Transfer to the unit that should handle it.
+        current = unit
+        actor = intake_actor(current)
+        if stall == wf.TRANSFERRED or (stall is None and rand() < P_TRANSFER):
+            target = self._transfer_target(current, dept, region)
+            if target is not None:
+                if not story.add(self._later(story.t, intake_delay()), actor, "transfer",
+                                 f"不属于本级管辖，移送{ctx.units[target][3]}办理", *_payload_unit(target)):
+                    return story
+                if stall == wf.TRANSFERRED:
+                    return story
+                current = target
+                if not story.add(self._later(story.t, r.randint(0, 2)), ctx.officer[target], "receive_transfer",
+                                 "已接收移送件"):
+                    return story
+                actor = ctx.officer[target]
+
+        # Supplement notices (一次性告知) and the applicant's supplements.
+        supplementer = applicant if online else clerk
+        if stall == wf.AWAITING_SUPPLEMENT or (stall is None and rand() < P_SUPPLEMENT):
+            for notice in range(2):
+                days = r.randint(6, 9) if (not quick and rand() < P_LATE_NOTICE) else intake_delay()
+                if not story.add(self._later(story.t, days), actor, "request_supplement",
+                                 r.choice(item.supplement_comments)):
+                    return story
+                if stall == wf.AWAITING_SUPPLEMENT:
+                    return story
+                x = rand()
+                if x < P_SUPPLEMENT_WITHDRAWN:
+                    story.add(self._later(story.t, r.randint(1, 10)), applicant, "withdraw", "申请人主动撤回申请")
+                    return story
+                if x < P_SUPPLEMENT_WITHDRAWN + P_SUPPLEMENT_ABANDONED:
+                    return story
+                if not story.add(self._later(story.t, r.randint(0, 8)), supplementer, "supplement",
+                                 "已按告知书补正全部材料"):
+                    return story
+                if notice == 1 or rand() >= P_SECOND_NOTICE:
+                    break
+
+        # Intake decision.
+        if stall is None:
+            x = rand()
+            if x < P_REFUSE_INTAKE:
+                story.add(self._later(story.t, intake_delay()), actor, "refuse_intake", r.choice(_REFUSE_INTAKE))
+                return story
+            if x < P_REFUSE_INTAKE + P_WITHDRAW_BEFORE_ACCEPT:
+                story.add(self._later(story.t, r.randint(0, 3)), applicant, "withdraw", "申请人主动撤回申请")
+                return story
+        if not story.add(self._later(story.t, intake_delay()), actor, "accept",
+                         "申请材料齐全、符合法定形式，予以受理" if rand() < 0.5 else None):
+            return story
+        if stall == wf.ACCEPTED:
+            return story
+
+        # Review and decision, counted in working days from acceptance; a special procedure's days are not counted.
+        deciding = self._deciding_unit(current, dept, region)
+        officer, head = ctx.officer[deciding], ctx.head[deciding]
+        accept_day = story.t // DAY_SECONDS
+        promised = item.promised
+        special = extend = withdraw = False
+        opinions: list[str] = []
+        if item.immediate:  # 即办件: decided on the spot, now and then not
+            late = stall is None and rand() < P_LATE[True]
+            used = r.randint(1, 3) if late else 0
+        else:
+            late = stall is None and rand() < P_LATE[False]
+            extend = stall is None and rand() < P_EXTEND
+            special = stall == wf.SPECIAL_PROCEDURE or (stall is None and rand() < P_SPECIAL)
+            withdraw = stall is None and rand() < P_WITHDRAW_IN_REVIEW
+            if quick:
+                used = r.randint(0, min(3, promised))
+            elif late:
+                used = promised + 1 + int(r.expovariate(1 / (0.3 * promised + 1.5)))
+            else:
+                used = min(promised, int(promised * r.betavariate(2.5, 1.6) + 0.5))
+            opinions = ([r.choice(_OPINIONS)] if rand() < P_OPINION else []) + list(item.opinion_comments[len(_OPINIONS):])
+        on_the_spot = item.immediate and not late
+        ext_days = 0
+        if extend:
+            ext_days = r.choice((5, 10, 15) if item.co_depts else (5, 10))
+            extend_at = min(used, int(0.7 * promised))
+            used = used + ext_days if late else promised + r.randint(1, ext_days)
+        start_at = 0 if (item.immediate or rand() < 0.6) else min(1, used)
+        stop_len = r.randint(1, 3) if quick else r.randint(3, 20)
+
+        def when(counted: int, resumed: bool) -> int:
+            if on_the_spot:
+                return story.t + r.randint(60, 900)
+            return self._later_on(story.t, accept_day + counted + (stop_len if resumed else 0))
+
+        if not story.add(when(start_at, False), officer, "start_review"):
+            return story
+        if stall == wf.UNDER_REVIEW:
+            return story
+        # (counted day, order on that day, action, comment); the decision comes last.
+        steps: list[tuple[int, int, str, str | None]] = [
+            (r.randint(start_at, max(start_at, used)), 2, "review_opinion", text) for text in opinions]
+        if special:
+            steps.append((r.randint(start_at, max(start_at, used - 1)), 1, "suspend", r.choice(_SUSPEND)))
+        if extend:
+            steps.append((max(start_at, extend_at), 3, "extend",
+                          f"情况复杂，经本单位负责人批准延长{ext_days}个工作日（行政许可法第四十二条）"))
+        if withdraw:
+            steps.append((r.randint(start_at, max(start_at, used)), 4, "withdraw", "申请人主动撤回申请"))
+        steps.append((max(used, start_at), 5, "decide", None))
+        steps.sort(key=lambda x: (x[0], x[1]))
+        resumed = False
+        for counted, _, action, comment in steps:
+            at = when(counted, resumed)
+            if action == "review_opinion":
+                ok = story.add(at, officer, action, comment)
+            elif action == "suspend":
+                if not story.add(at, officer, action, comment) or stall == wf.SPECIAL_PROCEDURE:
+                    return story
+                ok = story.add(self._later_on(story.t, story.t // DAY_SECONDS + stop_len), officer, "resume",
+                               "特别程序结束，恢复计时")
+                resumed = True
+            elif action == "extend":
+                ok = story.add(at, head, action, comment, *_payload_days(ext_days))
+            elif action == "withdraw":
+                story.add(at, applicant, action, comment)
+                return story
+            else:
+                if stall == wf.REFUSED or (stall is None and rand() < P_REFUSE[item.immediate]):
+                    ok = story.add(at, head, "refuse", r.choice(_REFUSE))
+                else:
+                    ok = story.add(at, head, "approve", "准予许可" if item.category == "approval" else "同意办理")
+                if not ok or stall in (wf.APPROVED, wf.REFUSED):
+                    return story
+                story.late = late
+                if on_the_spot:
+                    done = story.t + r.randint(60, 900)
+                else:
+                    x = rand()
+                    done = self._later(story.t, 0 if x < 0.6 else 1 if x < 0.85 else r.randint(2, 3))
+                story.add(done, officer, "complete", f"办理结果已送达（{r.choice(_DELIVERY)}）")
+                return story
+            if not ok:
+                return story
+        return story
+
+    def _later(self, t: int, days: int) -> int:
+        """An instant `days` working days after t (0: a few minutes later)."""
+        if days <= 0:
+            return t + self.r.randint(120, 2400)
+        return (t // DAY_SECONDS + days) * DAY_SECONDS + self.r.randrange(DAY_SECONDS)
+
+    def _later_on(self, t: int, day: int) -> int:
+        """An instant on working day `day`, after t."""
+        when = day * DAY_SECONDS + self.r.randrange(DAY_SECONDS)
+        return when if when > t else t + self.r.randint(60, 1800)
+
+    # -- the record --------------------------------------------------------------------------------------------
+    def _record(self, out: _Columns, case_id: int, serial: int, item: _Item, app_i: int, applicant_uid: int,
+                region: str, unit: str, online: bool, story: _Story) -> None:
+        """Apply the story as app/cases.perform would, checking every step against the workflow table, and
+        chain its events as app/record.append_event does."""
+        ctx = self.ctx
+        wd_str, tod_str = ctx.wd_str, ctx.tod_str
+        check = wf.check_transition
+        jstr = self._jstr
+        sha = hashlib.sha256
+        created_t = story.events[0][0]
+        case_no = f"{case_service.CITY_PREFIX}-{ctx.wd_ymd[created_t // DAY_SECONDS]}-{serial:06d}"
+        cid = str(case_id)
+
+        state = None
+        prev = None
+        sub_t = acc_t = dec_t = comp_t = close_t = -1
+        clock_start = -1
+        ext = supp = 0
+        stopped = False
+        stops: list[list[Any]] = []   # [started day, ended day or None, kind, reason]
+        due_ctx = None
+        dept = item.dept
+        result_no = None
+        ev_case, ev_seq, ev_t, ev_uid, ev_role, ev_unit = out.ev_case, out.ev_seq, out.ev_t, out.ev_uid, out.ev_role, out.ev_unit
+        ev_action, ev_from, ev_to, ev_comment, ev_payload = out.ev_action, out.ev_from, out.ev_to, out.ev_comment, out.ev_payload
+        ev_prev, ev_hash = out.ev_prev, out.ev_hash
+        seq = 0
+        for t, (uid, role, actor_unit), action, comment, p_store, p_hash in story.events:
+            d = t // DAY_SECONDS
+            if action == "create":
+                to = wf.DRAFT
+            else:
+                transition = check(action, state, role, comment)
+                to = transition.target or state
+                effect = transition.clock
+                if effect == wf.CLOCK_START_INTAKE:
+                    sub_t, clock_start = t, d
+                elif effect == wf.CLOCK_STOP:
+                    kind = "supplement" if action == "request_supplement" else "special"
+                    stops.append([d, None, kind, comment])
+                    stopped = True
+                    if kind == "supplement":
+                        supp += 1
+                        p_store, p_hash = f'{{"supplement_number": {supp}}}', f'{{"supplement_number":{supp}}}'
+                elif effect == wf.CLOCK_RESTART:
+                    stops[-1][1] = d
+                    stopped = False
+                elif effect == wf.CLOCK_START_LIMIT:
+                    acc_t, clock_start = t, d
+                elif effect == wf.CLOCK_EXTEND:
+                    ext += json.loads(p_store)["days"]
+                    limit = case_service.EXTENSION_MAX_JOINT if item.co_depts else case_service.EXTENSION_MAX_SINGLE
+                    if ext > limit:
+                        raise AssertionError(f"extension over the limit on {case_no}")
+                elif effect == wf.CLOCK_END:
+                    if action in ("approve", "refuse"):
+                        dec_t = t
+                    if stopped:
+                        for stop in stops:
+                            if stop[1] is None:
+                                stop[1] = d
+                        stopped = False
+                if action == "complete":
+                    comp_t = t
+                    result_no = f"JG-{case_no}"
+                    p_store, p_hash = f'{{"result_no": "{result_no}"}}', f'{{"result_no":"{result_no}"}}'
+                elif action == "transfer":
+                    unit = json.loads(p_store)["unit_id"]
+                    dept = ctx.units[unit][1] or dept
+                if to in wf.FINAL_STATES:
+                    close_t = t
+                if clock_start >= 0 and (to in _INTAKE_CLOCK_STATES or to in _LIMIT_CLOCK_STATES):
+                    due_ctx = (to in _INTAKE_CLOCK_STATES, clock_start, ext,
+                               tuple((a, b) for a, b, _, _ in stops) if stops else ())
+            seq += 1
+            ts = wd_str[d] + " " + tod_str[t % DAY_SECONDS]
+            body = (f'["{prev or GENESIS}",{cid},{seq},"{ts}",{"null" if uid is None else uid},"{role}",'
+                    f'{"null" if actor_unit is None else chr(34) + actor_unit + chr(34)},"{action}",'
+                    f'{"null" if state is None else chr(34) + state + chr(34)},"{to}",{jstr(comment)},'
+                    f'{"null" if p_hash is None else p_hash}]')
+            digest = sha(body.encode("utf-8")).hexdigest()
+            ev_case.append(case_id)
+            ev_seq.append(seq)
+            ev_t.append(t)
+            ev_uid.append(uid)
+            ev_role.append(role)
+            ev_unit.append(actor_unit)
+            ev_action.append(action)
+            ev_from.append(state)
+            ev_to.append(to)
+            ev_comment.append(comment)
+            ev_payload.append(p_store)
+            ev_prev.append(prev)
+            ev_hash.append(digest)
+            prev = digest
+            state = to
+
+        # Due dates and the warning level: as of the end date for an open case whose clock runs, else as the
+        # last clock-running event left them (decisions and closing events do not touch them).
+        warning = None
+        promised_due = statutory_due = None
+        if state in wf.OPEN_STATES and clock_start >= 0 and (state in _INTAKE_CLOCK_STATES or state in _LIMIT_CLOCK_STATES):
+            dates = ctx.wd_dates
+            fields = case_service.clock_fields(ctx.cal, {
+                "state": state, "clock_start": dates[clock_start], "promised_days": item.promised,
+                "statutory_limit": item.statutory, "statutory_unit": item.unit, "extension_days": ext,
+            }, [clock.Stop(dates[a], None if b is None else dates[b]) for a, b, _, _ in stops], ctx.end)
+            promised_due, statutory_due, warning = fields["promised_due"], fields["statutory_due"], fields["warning_level"]
+        elif due_ctx is not None:
+            promised_due, statutory_due = _dues(ctx, due_ctx[0], due_ctx[1], item.promised, item.statutory,
+                                                item.unit, due_ctx[3], due_ctx[2])
+
+        for k, (a, b, kind, reason) in enumerate(stops, start=1):
+            out.st_case.append(case_id)
+            out.st_seq.append(k)
+            out.st_kind.append(kind)
+            out.st_start.append(a)
+            out.st_end.append(-1 if b is None else b)
+            out.st_reason.append(reason)
+
+        c = out
+        c.case_id.append(case_id)
+        c.case_no.append(case_no)
+        c.item.append(item.index)
+        c.dept.append(dept)
+        c.unit.append(unit)
+        c.region.append(region)
+        c.window.append(story.window_id)
+        c.online.append(online)
+        c.applicant.append(app_i)
+        c.applicant_uid.append(applicant_uid)
+        c.agent.append(story.agent_uid)
+        c.state.append(state)
+        c.ext.append(ext)
+        c.clock_start.append(clock_start)
+        c.promised_due.append(promised_due)
+        c.statutory_due.append(statutory_due)
+        c.stopped.append(stopped)
+        c.supp.append(supp)
+        c.created.append(created_t)
+        c.submitted.append(sub_t)
+        c.accepted.append(acc_t)
+        c.decided.append(dec_t)
+        c.completed.append(comp_t)
+        c.closed.append(close_t)
+        c.result_no.append(result_no)
+        c.version.append(seq)
+        c.updated.append(story.events[-1][0])
+        c.warning.append(warning)
+
+        # 好差评 after completion; complaints about any case, more about slow, refused or supplemented ones.
+        r = self.r
+        late = story.late or (dec_t >= 0 and promised_due is not None and ctx.wd_dates[dec_t // DAY_SECONDS] > promised_due)
+        refused = state == wf.NOT_ACCEPTED or any(e[2] == "refuse" for e in story.events[-2:])
+        if state == wf.COMPLETED and r.random() < P_RATED:
+            rated = self._later(comp_t, 0 if r.random() < 0.6 else r.randint(1, 3))
+            if rated < ctx.end_t:
+                level = r.choices(_RATING_LEVELS, _RATING_P_POOR if late or refused else _RATING_P_GOOD)[0]
+                comment = r.choice(_RATING_COMMENTS[level]) if level <= 2 or r.random() < 0.35 else None
+                c.rt_case.append(case_id)
+                c.rt_level.append(level)
+                c.rt_comment.append(comment)
+                c.rt_at.append(rated)
+                c.rt_user.append(applicant_uid)
+        p_complaint = P_COMPLAINT + (0.04 if late else 0) + (0.02 if refused else 0) + (0.01 if supp > 1 else 0)
+        if sub_t >= 0 and r.random() < p_complaint:
+            last = close_t if close_t >= 0 else ctx.end_t - 1
+            created = sub_t + int(r.random() * max(0, last - sub_t)) + r.randint(600, 3 * DAY_SECONDS)
+            if created < ctx.end_t:
+                created_day = created // DAY_SECONDS
+                due_day = created_day + COMPLAINT_ANSWER_DAYS
+                x = r.random()
+                if x < 0.75:
+                    answered = created_day * DAY_SECONDS + r.randrange(DAY_SECONDS) + r.randint(1, COMPLAINT_ANSWER_DAYS) * DAY_SECONDS
+                    answered = min(answered, (due_day + 1) * DAY_SECONDS - 1)
+                elif x < 0.88:
+                    answered = (due_day + r.randint(1, 10)) * DAY_SECONDS + r.randrange(DAY_SECONDS)
+                else:
+                    answered = -1
+                if answered >= ctx.end_t:
+                    answered = -1
+                c.cp_case.append(case_id)
+                c.cp_user.append(applicant_uid)
+                c.cp_content.append(r.choice(_COMPLAINTS))
+                c.cp_created.append(created)
+                c.cp_due.append(due_day)
+                c.cp_answered.append(answered)
+                c.cp_answer.append(r.choice(_ANSWERS) if answered >= 0 else None)
+
+
+def _payload_unit(unit_id: str) -> tuple[str, str]:
+    return f'{{"unit_id": "{unit_id}"}}', f'{{"unit_id":"{unit_id}"}}'
+
+
+def _payload_days(days: int) -> tuple[str, str]:
+    return f'{{"days": {days}}}', f'{{"days":{days}}}'
+
+
+@lru_cache(maxsize=200_000)
+def _dues_cached(cal: clock.WorkCalendar, intake: bool, start: date, promised: int, statutory: int, unit: str,
+                 stops: tuple[tuple[date, date | None], ...], ext: int) -> tuple[date | None, date | None]:
+    relevant = [clock.Stop(a, b) for a, b in stops if b is None or b > start]
+    if intake:
+        due = clock.due_date(cal, start, case_service.INTAKE_LIMIT_DAYS, clock.WORKING, relevant)
+        return due, due
+    return (clock.due_date(cal, start, promised, clock.WORKING, relevant, ext),
+            clock.due_date(cal, start, statutory, unit, relevant, ext))
+
+
+def _dues(ctx: _Context, intake: bool, start_day: int, promised: int, statutory: int, unit: str,
+          stops: tuple[tuple[int, int | None], ...], ext: int) -> tuple[date | None, date | None]:
+    """The due dates app/cases.clock_fields gave at the case's last clock-running event (its stops as then):
+    the same clock functions, cached, since most cases share a start day and a limit."""
+    dates = ctx.wd_dates
+    stop_dates = tuple((dates[a], None if b is None else dates[b]) for a, b in stops)
+    return _dues_cached(ctx.cal, intake, dates[start_day], promised, statutory, unit, stop_dates, ext)
+
+
+class _Story:
+    """One case's events before they are recorded: (t, actor, action, comment, payload stored, payload hashed)."""
+
+    __slots__ = ("events", "t", "end_t", "window_id", "agent_uid", "late")
+
+    def __init__(self, t: int, end_t: int):
+        self.events: list[tuple[int, tuple[int | None, str, str | None], str, str | None, str | None, str | None]] = []
+        self.t = t
+        self.end_t = end_t
+        self.window_id: str | None = None
+        self.agent_uid: int | None = None
+        self.late = False
+
+    def add(self, t: int, actor: tuple[int | None, str, str | None], action: str, comment: str | None = None,
+            payload_store: str | None = None, payload_hash: str | None = None) -> bool:
+        """Append an event at t, or refuse (False) when t is past the end of the history."""
+        if t >= self.end_t:
+            return False
+        self.events.append((t, actor, action, comment, payload_store, payload_hash))
+        self.t = t
+        return True
+
+
+class _Columns:
+    """Column lists of one chunk."""
+
+    def __init__(self) -> None:
+        for name in ("case_id", "case_no", "item", "dept", "unit", "region", "window", "online", "applicant",
+                     "applicant_uid", "agent", "state", "ext", "clock_start", "promised_due", "statutory_due",
+                     "stopped", "supp", "created", "submitted", "accepted", "decided", "completed", "closed",
+                     "result_no", "version", "updated", "warning",
+                     "ev_case", "ev_seq", "ev_t", "ev_uid", "ev_role", "ev_unit", "ev_action", "ev_from", "ev_to",
+                     "ev_comment", "ev_payload", "ev_prev", "ev_hash",
+                     "st_case", "st_seq", "st_kind", "st_start", "st_end", "st_reason",
+                     "rt_case", "rt_level", "rt_comment", "rt_at", "rt_user",
+                     "cp_case", "cp_user", "cp_content", "cp_created", "cp_due", "cp_answered", "cp_answer"):
+            setattr(self, name, [])
+
+    def tables(self, ctx: _Context, pool: _Pool) -> dict[str, Any]:
+        items = ctx.items
+        item_idx = np.array(self.item, dtype=np.int64)
+        applicant = pa.array(np.array(self.applicant, dtype=np.int64))
+        n = len(self.case_id)
+
+        def per_item(values: list[Any], typ: pa.DataType) -> pa.Array:
+            return pa.array(np.array(values)[item_idx] if n else [], type=typ)
+
+        cases = pa.table({
+            "case_id": _i64(self.case_id),
+            "case_no": _str(self.case_no),
+            "item_code": per_item([it.code for it in items], pa.string()),
+            "item_version": per_item([it.version for it in items], pa.int32()),
+            "dept_code": _str(self.dept),
+            "unit_id": _str(self.unit),
+            "region_code": _str(self.region),
+            "window_id": _str(self.window),
+            "channel": pa.array(np.where(np.array(self.online, dtype=bool), "online", "window"), type=pa.string()),
+            "applicant_user_id": _i64(self.applicant_uid),
+            "applicant_name": pool.names.take(applicant),
+            "applicant_id_kind": pool.id_kinds.take(applicant),
+            "applicant_id_number": pool.id_numbers.take(applicant),
+            "agent_user_id": _i64(self.agent),
+            "state": _str(self.state),
+            "form_data": pa.array(["{}"] * n, type=pa.string()),
+            "promised_days": per_item([it.promised for it in items], pa.int32()),
+            "statutory_limit": per_item([it.statutory for it in items], pa.int32()),
+            "statutory_unit": per_item([it.unit for it in items], pa.string()),
+            "extension_days": pa.array(self.ext, type=pa.int32()),
+            "clock_start": _day(ctx, self.clock_start),
+            "promised_due": pa.array(self.promised_due, type=pa.date32()),
+            "statutory_due": pa.array(self.statutory_due, type=pa.date32()),
+            "clock_stopped": pa.array(self.stopped, type=pa.bool_()),
+            "supplement_count": pa.array(self.supp, type=pa.int32()),
+            "created_at": _ts(ctx, self.created),
+            "submitted_at": _ts(ctx, self.submitted),
+            "accepted_at": _ts(ctx, self.accepted),
+            "decided_at": _ts(ctx, self.decided),
+            "completed_at": _ts(ctx, self.completed),
+            "closed_at": _ts(ctx, self.closed),
+            "result_no": _str(self.result_no),
+            "version": pa.array(self.version, type=pa.int32()),
+            "updated_at": _ts(ctx, self.updated),
+            "warning_level": _str(self.warning),
+        })
+        events = pa.table({
+            "case_id": _i64(self.ev_case),
+            "seq": pa.array(self.ev_seq, type=pa.int32()),
+            "occurred_at": _ts(ctx, self.ev_t),
+            "actor_user_id": _i64(self.ev_uid),
+            "actor_role": _str(self.ev_role),
+            "actor_unit_id": _str(self.ev_unit),
+            "action": _str(self.ev_action),
+            "from_state": _str(self.ev_from),
+            "to_state": _str(self.ev_to),
+            "comment": _str(self.ev_comment),
+            "payload": _str(self.ev_payload),
+            "prev_hash": _str(self.ev_prev),
+            "hash": _str(self.ev_hash),
+        })
+        stops = pa.table({
+            "case_id": _i64(self.st_case),
+            "seq": pa.array(self.st_seq, type=pa.int32()),
+            "kind": _str(self.st_kind),
+            "started_on": _day(ctx, self.st_start),
+            "ended_on": _day(ctx, self.st_end),
+            "reason": _str(self.st_reason),
+        })
+        ratings = pa.table({
+            "case_id": _i64(self.rt_case),
+            "level": pa.array(self.rt_level, type=pa.int32()),
+            "comment": _str(self.rt_comment),
+            "rated_at": _ts(ctx, self.rt_at),
+            "user_id": _i64(self.rt_user),
+        })
+        complaints = pa.table({
+            "case_id": _i64(self.cp_case),
+            "user_id": _i64(self.cp_user),
+            "content": _str(self.cp_content),
+            "created_at": _ts(ctx, self.cp_created),
+            "due_on": _day(ctx, self.cp_due),
+            "answered_at": _ts(ctx, self.cp_answered),
+            "answer": _str(self.cp_answer),
+        })
+        return {"cases": cases, "case_events": events, "clock_stops": stops, "ratings": ratings,
+                "complaints": complaints}
+
+
+# ================================================================================================================
+# the whole run
+# ================================================================================================================
+def _plans(cases: int, chunk: int) -> list[_ChunkPlan]:
+    chunk = max(1, chunk)
+    count = max(1, math.ceil(cases / chunk)) if cases > 0 else 0
+    plans, done = [], 0
+    for k in range(count):
+        size = min(chunk, cases - done)
+        plans.append(_ChunkPlan(index=k, size=size, q0=done / cases, q1=(done + size) / cases, is_last=k == count - 1,
+                                total=cases))
+        done += size
+    return plans
+
+
+def _count(db: Database, table: str) -> int:
+    with db.read() as conn:
+        return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar())
+
+
+def generate(db: Database, *, cases: int = 100_000, years: float = 2, seed: int = 42, end: date | None = None,
+             chunk: int = 50_000, if_empty: bool = False,
+             progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Migrate, seed the reference data, add the demo accounts and `cases` cases over the `years` before `end`
+    (default: today). With `if_empty`, stop after the seed step when there are cases already. Returns counts of
+    what was added: cases, events, clock_stops, ratings, complaints, users, seconds."""
+    started = time.perf_counter()
+    end = end or date.today()
+    db.migrate()
+    seed_reference(db)
+    counts: dict[str, Any] = {"cases": 0, "events": 0, "clock_stops": 0, "ratings": 0, "complaints": 0, "users": 0}
+    if if_empty and _count(db, "cases") > 0:
+        counts["skipped"] = True
+        counts["seconds"] = round(time.perf_counter() - started, 2)
+        return counts
+
+    first_day = calendar_store.load_calendar(db).next_working_day(_history_start(end, years))
+    start_at = datetime.combine(first_day, datetime.min.time()) + timedelta(seconds=_MORNING_START)
+    loader = _Loader(db)
+    try:
+        counts["users"] += _ensure_accounts(db, loader, start_at)
+        ctx = _load_context(db, end=end, years=years, seed=seed)
+        counts["users"] += _applicant_pool(db, ctx, loader, min(300_000, max(200, cases // 6)), start_at)
+        plans = _plans(cases, chunk)
+        gen_started = time.perf_counter()
+        for plan in plans:
+            case_ids = loader.reserve("case_id_seq", plan.size)
+            serials = loader.reserve("case_no_seq", plan.size)
+            tables = _Chunk(ctx, plan).build(case_ids, serials)
+            events = tables["case_events"]
+            tables["case_events"] = events.add_column(0, "event_id", pa.array(
+                loader.reserve("event_id_seq", events.num_rows), type=pa.int64()))
+            complaints = tables["complaints"]
+            tables["complaints"] = complaints.add_column(0, "complaint_id", pa.array(
+                loader.reserve("complaint_id_seq", complaints.num_rows), type=pa.int64()))
+            loader.load(tables)
+            counts["cases"] += tables["cases"].num_rows
+            counts["events"] += events.num_rows
+            counts["clock_stops"] += tables["clock_stops"].num_rows
+            counts["ratings"] += tables["ratings"].num_rows
+            counts["complaints"] += complaints.num_rows
+            if progress is not None:
+                elapsed = time.perf_counter() - gen_started
+                rate = counts["cases"] / elapsed if elapsed > 0 else 0.0
+                progress({"chunk": plan.index + 1, "chunks": len(plans), "cases": counts["cases"], "total": cases,
+                          "rate": rate, "eta": (cases - counts["cases"]) / rate if rate else 0.0})
+    finally:
+        loader.close()
+    counts["seconds"] = round(time.perf_counter() - started, 2)
+    db.write(lambda conn: audit.record(conn, "demo_generate", detail={**counts, "seed": seed, "end": end.isoformat(),
+                                                                      "years": years}))
+    return counts
+
+
+def _print_progress(p: dict[str, Any]) -> None:
+    eta = int(p["eta"])
+    print(f"chunk {p['chunk']}/{p['chunks']}: {p['cases']:,}/{p['total']:,} cases, {p['rate']:,.0f} cases/s, "
+          f"ETA {eta // 3600:d}:{eta // 60 % 60:02d}:{eta % 60:02d}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None, help="default: EZZ_DATABASE_URL or data/ezz.duckdb")
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--years", type=float, default=2)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 26))
+    parser.add_argument("--if-empty", action="store_true", help="do nothing if there are cases already")
+    parser.add_argument("--chunk", type=int, default=50_000)
+    args = parser.parse_args(argv)
+    db = get_database(args.database_url)
+    counts = generate(db, cases=args.cases, years=args.years, seed=args.seed, end=args.end, chunk=args.chunk,
+                      if_empty=args.if_empty, progress=_print_progress)
+    if counts.get("skipped"):
+        print("cases present already: nothing generated (--if-empty)")
+    for key in ("cases", "events", "clock_stops", "ratings", "complaints", "users", "seconds"):
+        print(f"{key:12s} {counts[key]:>12,}" if key != "seconds" else f"{key:12s} {counts[key]:>12,.1f}")
+    if counts["seconds"] and counts["cases"]:
+        print(f"{'cases/s':12s} {counts['cases'] / counts['seconds']:>12,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
