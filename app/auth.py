@@ -100,14 +100,16 @@ def actor_for(db: Database, user_id: int) -> Actor:
     with db.read() as conn:
         row = conn.execute(
             sa.select(s.users.c.user_id, s.users.c.username, s.users.c.role, s.users.c.display_name,
-                      s.users.c.unit_id, s.org_units.c.dept_code, s.org_units.c.region_code)
+                      s.users.c.unit_id, s.org_units.c.dept_code, s.org_units.c.region_code,
+                      s.org_units.c.name.label("unit_name"))
             .select_from(s.users.outerjoin(s.org_units, s.users.c.unit_id == s.org_units.c.unit_id))
             .where(s.users.c.user_id == user_id)
         ).fetchone()
     if row is None:
         raise AuthError("auth.no_user")
     return Actor(user_id=row.user_id, username=row.username, role=row.role, display_name=row.display_name,
-                 unit_id=row.unit_id, dept_code=row.dept_code, region_code=row.region_code)
+                 unit_id=row.unit_id, dept_code=row.dept_code, region_code=row.region_code,
+                 unit_name=row.unit_name)
 
 
 # -- accounts ------------------------------------------------------------------------------------------

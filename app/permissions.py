@@ -26,6 +26,7 @@ class Actor:
     unit_id: str | None = None
     dept_code: str | None = None
     region_code: str | None = None
+    unit_name: str | None = None
 
     @property
     def is_staff(self) -> bool:

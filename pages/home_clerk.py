@@ -11,7 +11,7 @@ actor = ui.require_roles(ui.actor(), wf.WINDOW_CLERK)
 db = ui.db()
 
 st.title(tr("page.home_clerk"))
-st.caption(tr("app.unit", unit=actor.unit_id or ""))
+st.caption(tr("app.unit", unit=actor.unit_name or actor.unit_id or ""))
 q = stats.queue_figures(db, actor)
 a, b, c = st.columns(3)
 a.metric(tr("home.open_cases"), q["open"])

@@ -13,7 +13,7 @@ actor = ui.require_roles(ui.actor(), wf.OFFICER, wf.HEAD)
 db = ui.db()
 
 st.title(tr("page.home_head" if actor.role == wf.HEAD else "page.home_officer"))
-st.caption(tr("app.unit", unit=actor.unit_id or ""))
+st.caption(tr("app.unit", unit=actor.unit_name or actor.unit_id or ""))
 q = stats.queue_figures(db, actor)
 a, b, c, d = st.columns(4)
 a.metric(tr("home.queue"), q["open"])
@@ -24,7 +24,7 @@ d.metric(tr("home.due_soon"), q["due_soon"])
 counts = stats.state_counts(db, actor)
 if counts:
     frame = pl.DataFrame({"state": [tr(f"state.{k}") for k in counts], "count": list(counts.values())})
-    fig = px.bar(frame.to_pandas() if hasattr(frame, "to_pandas") else frame, x="state", y="count",
+    fig = px.bar(frame, x="state", y="count",
                  title=tr("home.by_state"), labels={"state": tr("col.state"), "count": tr("col.count")})
     st.plotly_chart(fig, width="stretch")
 st.subheader(tr("home.queue"))

@@ -57,6 +57,8 @@ with st.sidebar:
     st.selectbox(tr("app.language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang")
     if actor is not None:
         st.caption(tr("app.signed_in_as", name=actor.display_name, role=tr(f"role.{actor.role}")))
+        if actor.unit_name:
+            st.caption(tr("app.unit", unit=actor.unit_name))
         st.button(tr("app.sign_out"), on_click=ui.do_sign_out, key="sign_out_button")
 
 flash = st.session_state.pop("ezz_flash", None)
