@@ -9,6 +9,8 @@ tr = ui.tr
 def _submit() -> None:
     error = ui.do_sign_in(st.session_state.get("signin_username", ""), st.session_state.get("signin_password", ""))
     st.session_state["signin_error"] = error
+    if error:
+        st.session_state["signin_password"] = ""  # never leave a typed password on a shared counter screen
 
 
 st.title(tr("page.sign_in"))

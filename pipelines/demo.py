@@ -29,13 +29,16 @@ import hashlib
 import io
 import json
 import math
+import multiprocessing
+import os
 import random
 import sys
 import time
 import zlib
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -244,13 +247,6 @@ class _Context:
     head: dict[str, tuple[int, str, str]]
     clerk: dict[str, tuple[int, str, str]]               # window_id -> actor
     pool: _Pool | None = None
-
-    def wd_index(self, d: date) -> int:
-        """Index of the last working day on or before d."""
-        return bisect_right(self._ordinals, d.toordinal()) - 1
-
-    def __post_init__(self) -> None:
-        self._ordinals = [d.toordinal() for d in self.wd_dates]
 
 
 def _history_start(end: date, years: float) -> date:
@@ -617,30 +613,51 @@ def _applicant_pool(db: Database, ctx: _Context, loader: _Loader, size: int, sta
 class _ChunkPlan:
     index: int
     size: int
-    q0: float
+    q0: float          # the chunk's share of the history's volume: quantiles [q0, q1)
     q1: float
     is_last: bool
     total: int
 
 
 class _Chunk:
-    """Generates one chunk of cases: their stories (what happens, when, by whom), then their records (the state
-    machine of app/cases.perform, the hash chain of app/record.append_event) as Arrow tables."""
+    """One chunk of cases: first their stories (what happens, when, by whom), then their records (the state
+    machine of app/cases.perform and the hash chain of app/record.append_event), as Arrow tables."""
 
     def __init__(self, ctx: _Context, plan: _ChunkPlan):
         self.ctx = ctx
         self.plan = plan
         self.r = random.Random(f"ezz-demo:{ctx.seed}:{plan.index}")
+        self.rand = self.r.random
         self.rng = np.random.default_rng([ctx.seed, plan.index, 11])
         self._unit_cache: dict[tuple[int, str], str] = {}
         self._json: dict[str | None, str] = {None: '""'}
+        self._quoted: dict[str | None, str] = {None: "null"}
+        self._checked: dict[tuple[str, str, str, bool], wf.Transition] = {}
+        self.dues = _due_dates(ctx)
+        self.case_rows: list[tuple] = []
+        self.event_rows: list[tuple] = []
+        self.stop_rows: list[tuple] = []
+        self.rating_rows: list[tuple] = []
+        self.complaint_rows: list[tuple] = []
 
     # -- helpers -------------------------------------------------------------------------------------------------
-    def _jstr(self, text: str | None) -> str:
-        got = self._json.get(text)
-        if got is None:
-            got = self._json[text] = json.dumps(text, ensure_ascii=False)
-        return got
+    def _ri(self, a: int, b: int) -> int:
+        """A random integer in [a, b] (random.randint's distribution, without its overhead)."""
+        return a + int(self.rand() * (b - a + 1))
+
+    def _pick(self, options: tuple | list) -> Any:
+        return options[int(self.rand() * len(options))]
+
+    def _later(self, t: int, days: int) -> int:
+        """An instant `days` working days after t (0: a few minutes later)."""
+        if days <= 0:
+            return t + 120 + int(self.rand() * 2280)
+        return (t // DAY_SECONDS + days) * DAY_SECONDS + int(self.rand() * DAY_SECONDS)
+
+    def _later_on(self, t: int, day: int) -> int:
+        """An instant on working day `day`, after t (a few minutes after t if day is t's day or earlier)."""
+        when = day * DAY_SECONDS + int(self.rand() * DAY_SECONDS)
+        return when if when > t else t + 60 + int(self.rand() * 1740)
 
     def _deciding_unit(self, unit: str, dept: str, region: str) -> str:
         """The department unit whose officers review a case handled at `unit` (a service centre or station
@@ -651,6 +668,8 @@ class _Chunk:
         return district if district in self.ctx.units else f"U-{CITY_CODE}-{dept}"
 
     def _transfer_target(self, unit: str, dept: str, region: str) -> str | None:
+        """Where a misdirected case goes: between the city and the district department, or from a service
+        centre to the department that decides."""
         kind, _, unit_region, _ = self.ctx.units[unit]
         if kind != "department":
             target = self._deciding_unit(unit, dept, region)
@@ -658,10 +677,18 @@ class _Chunk:
             target = f"U-{region[:6]}-{dept}"
         else:
             target = f"U-{CITY_CODE}-{dept}"
-        return target if target in self.ctx.units and target != unit and target in self.ctx.officer else None
+        return target if target != unit and target in self.ctx.officer else None
+
+    def _check(self, action: str, state: str, role: str, comment: str | None) -> wf.Transition:
+        """wf.check_transition, memoised (it is a pure function of these four, comments being never blank)."""
+        key = (action, state, role, comment is not None)
+        got = self._checked.get(key)
+        if got is None:
+            got = self._checked[key] = wf.check_transition(action, state, role, comment)
+        return got
 
     # -- the run -------------------------------------------------------------------------------------------------
-    def build(self, case_ids: np.ndarray, serials: np.ndarray) -> dict[str, Any]:
+    def build(self, case_ids: np.ndarray, serials: np.ndarray) -> dict[str, pa.Table]:
         ctx, plan, rng = self.ctx, self.plan, self.rng
         pool = ctx.pool
         n = plan.size
@@ -676,11 +703,11 @@ class _Chunk:
         online = rng.random(n) < ONLINE_SHARE[0] + (ONLINE_SHARE[1] - ONLINE_SHARE[0]) * frac
         item_idx = rng.choice(len(ctx.items), size=n, p=ctx.item_p)
         ent_share = np.array([_ENTERPRISE_SHARE.get(it.category, 0.0) for it in ctx.items])
-        is_ent = rng.random(n) < ent_share[item_idx]
-        applicant = np.where(
-            is_ent & (len(pool.enterprises) > 0),
-            pool.enterprises[rng.integers(0, max(1, len(pool.enterprises)), n)] if len(pool.enterprises) else 0,
-            pool.persons[rng.integers(0, max(1, len(pool.persons)), n)] if len(pool.persons) else 0)
+        is_ent = (rng.random(n) < ent_share[item_idx]) & (len(pool.enterprises) > 0)
+        persons = pool.persons if len(pool.persons) else np.array([pool.demo_person])
+        enterprises = pool.enterprises if len(pool.enterprises) else np.array([pool.demo_enterprise])
+        applicant = np.where(is_ent, enterprises[rng.integers(0, len(enterprises), n)],
+                             persons[rng.integers(0, len(persons), n)])
         # About DEMO_APPLICANT_CASES cases each for the demo person and the demo enterprise.
         share = float((ctx.item_p * ent_share).sum())
         demo_draw = rng.random(n)
@@ -690,8 +717,8 @@ class _Chunk:
                              pool.demo_enterprise, applicant)
         town_level = rng.random(n) < P_TOWN_LEVEL_REGION
 
-        # Stalls: some cases near the end stop in a chosen open state (and, in the last chunk, at least
-        # STALL_MIN_PER_STATE of each), a very few older ones are forgotten.
+        # Stalls: some cases near the end stop in a chosen open state (in the last chunk at least
+        # STALL_MIN_PER_STATE of each); a very few older ones are forgotten in an open state.
         stall = np.full(n, -1)
         zone = (day >= end_idx - STALL_ZONE[0]) & (day <= end_idx - STALL_ZONE[1])
         pick = zone & (rng.random(n) < P_STALL)
@@ -706,36 +733,34 @@ class _Chunk:
         stall[old] = rng.choice([1, 3, 4], size=int(old.sum()))  # submitted, accepted, under_review
         online = np.where(stall == 0, True, online)               # a draft is an online application
 
-        out = _Columns()
         pool_uid = pool.user_ids.tolist()
         pool_village = pool.villages.tolist()
-        villages = ctx.villages
-        items = ctx.items
-        for i, (cid, serial, tc, it_i, app_i, onl, town, st_i) in enumerate(zip(
+        villages, items, units, unit_cache = ctx.villages, ctx.items, ctx.units, self._unit_cache
+        for cid, serial, tc, it_i, app_i, onl, town, st_i in zip(
                 case_ids.tolist(), serials.tolist(), t_create.tolist(), item_idx.tolist(), applicant.tolist(),
-                online.tolist(), town_level.tolist(), stall.tolist())):
+                online.tolist(), town_level.tolist(), stall.tolist()):
             item = items[it_i]
             region = villages[pool_village[app_i]]
             if town:
                 region = region[:9]
-            key = (it_i, region)
-            unit = self._unit_cache.get(key)
+            unit = unit_cache.get((it_i, region))
             if unit is None:
-                unit = self._unit_cache[key] = handling_unit(ctx.units, item.levels, item.dept, region)
-            stall_state = STALL_STATES[st_i] if st_i >= 0 else None
-            story = self._story(item, tc, pool_uid[app_i], region, unit, onl, stall_state)
-            self._record(out, cid, serial, item, app_i, pool_uid[app_i], region, unit, onl, story)
-        return out.tables(ctx, pool)
+                unit = unit_cache[(it_i, region)] = handling_unit(units, item.levels, item.dept, region)
+            story = self._story(item, tc, pool_uid[app_i], region, unit, onl,
+                                STALL_STATES[st_i] if st_i >= 0 else None)
+            self._record(cid, serial, item, app_i, pool_uid[app_i], region, unit, onl, story)
+        return self._tables()
 
     # -- what happens ----------------------------------------------------------------------------------------
     def _story(self, item: _Item, t: int, applicant_uid: int, region: str, unit: str, online: bool,
                stall: str | None) -> _Story:
-        ctx, r = self.ctx, self.r
-        rand = r.random
+        ctx = self.ctx
+        rand, ri, pick, later, later_on = self.rand, self._ri, self._pick, self._later, self._later_on
         story = _Story(t, ctx.end_t)
+        add = story.add
         applicant = (applicant_uid, wf.APPLICANT, None)
         dept = item.dept
-        quick = stall is not None
+        quick = stall is not None  # a stalled case reaches its state without delays
 
         # The window and its clerk (window channel only).
         clerk = None
@@ -745,32 +770,31 @@ class _Chunk:
                 window = ctx.window_of_unit.get(unit)
             elif unit_region == CITY_CODE:
                 window = f"W-{CITY_CODE}-{dept}" if rand() < 0.5 else GENERAL_WINDOW_ID
+            elif len(region) >= 9 and rand() < 0.6:
+                window = ctx.window_of_unit.get(f"U-{region[:9]}-BMFW")
             else:
-                town_unit = f"U-{region[:9]}-BMFW"
-                window = ctx.window_of_unit.get(town_unit) if len(region) >= 9 and rand() < 0.6 else GENERAL_WINDOW_ID
+                window = GENERAL_WINDOW_ID
             if window not in ctx.clerk:
                 window = GENERAL_WINDOW_ID
             clerk = ctx.clerk[window]
             story.window_id, story.agent_uid = window, clerk[0]
 
         channel = "online" if online else "window"
-        filer = applicant if online else clerk
-        story.add(t, filer, "create", None, item.payload_store[channel], item.payload_hash[channel])
+        add(t, applicant if online else clerk, "create", None, item.payload_store[channel], item.payload_hash[channel])
         if online:
             if stall == wf.DRAFT or (stall is None and rand() < P_ABANDONED_DRAFT):
                 if stall is None and rand() < P_DRAFT_WITHDRAWN:
-                    story.add(self._later(story.t, r.randint(1, 10)), applicant, "withdraw", "申请人主动撤回草稿")
+                    add(later(story.t, ri(1, 10)), applicant, "withdraw", "申请人主动撤回草稿")
                 return story
-            days = 0 if rand() < 0.7 or quick else r.randint(1, 3)
-            if not story.add(self._later(story.t, days), applicant, "submit"):
+            if not add(later(story.t, 0 if quick or rand() < 0.7 else ri(1, 3)), applicant, "submit"):
                 return story
         else:
-            story.add(t, clerk, "submit")  # create_case(submit=True): the same instant
+            add(t, clerk, "submit")  # create_case(submit=True): the same instant
         if stall == wf.SUBMITTED:
             return story
 
         def intake_actor(at_unit: str) -> tuple[int, str, str]:
-            if not online and rand() < 0.85 and at_unit == unit:
+            if clerk is not None and at_unit == unit and rand() < 0.85:
                 return clerk
             if ctx.units[at_unit][0] != "department":
                 window = ctx.window_of_unit.get(at_unit)
@@ -783,58 +807,55 @@ class _Chunk:
             if quick or item.immediate or (not online and rand() < 0.85):
                 return 0
             x = rand()
-            return 0 if x < 0.4 else 1 if x < 0.75 else 2 if x < 0.9 else r.randint(3, 4)
+            return 0 if x < 0.4 else 1 if x < 0.75 else 2 if x < 0.9 else ri(3, 4)
 
-        # Transfer to the unit that should handle it.
+        # A transfer to the unit that should handle it.
         current = unit
         actor = intake_actor(current)
         if stall == wf.TRANSFERRED or (stall is None and rand() < P_TRANSFER):
             target = self._transfer_target(current, dept, region)
             if target is not None:
-                if not story.add(self._later(story.t, intake_delay()), actor, "transfer",
-                                 f"不属于本级管辖，移送{ctx.units[target][3]}办理", *_payload_unit(target)):
+                if not add(later(story.t, intake_delay()), actor, "transfer",
+                           f"不属于本级管辖，移送{ctx.units[target][3]}办理", *_payload_unit(target)):
                     return story
                 if stall == wf.TRANSFERRED:
                     return story
                 current = target
-                if not story.add(self._later(story.t, r.randint(0, 2)), ctx.officer[target], "receive_transfer",
-                                 "已接收移送件"):
-                    return story
                 actor = ctx.officer[target]
+                if not add(later(story.t, ri(0, 2)), actor, "receive_transfer", "已接收移送件"):
+                    return story
 
         # Supplement notices (一次性告知) and the applicant's supplements.
-        supplementer = applicant if online else clerk
         if stall == wf.AWAITING_SUPPLEMENT or (stall is None and rand() < P_SUPPLEMENT):
             for notice in range(2):
-                days = r.randint(6, 9) if (not quick and rand() < P_LATE_NOTICE) else intake_delay()
-                if not story.add(self._later(story.t, days), actor, "request_supplement",
-                                 r.choice(item.supplement_comments)):
+                days = ri(6, 9) if (not quick and rand() < P_LATE_NOTICE) else intake_delay()
+                if not add(later(story.t, days), actor, "request_supplement", pick(item.supplement_comments)):
                     return story
                 if stall == wf.AWAITING_SUPPLEMENT:
                     return story
                 x = rand()
                 if x < P_SUPPLEMENT_WITHDRAWN:
-                    story.add(self._later(story.t, r.randint(1, 10)), applicant, "withdraw", "申请人主动撤回申请")
+                    add(later(story.t, ri(1, 10)), applicant, "withdraw", "申请人主动撤回申请")
                     return story
                 if x < P_SUPPLEMENT_WITHDRAWN + P_SUPPLEMENT_ABANDONED:
                     return story
-                if not story.add(self._later(story.t, r.randint(0, 8)), supplementer, "supplement",
-                                 "已按告知书补正全部材料"):
+                if not add(later(story.t, ri(0, 8)), applicant if online else clerk, "supplement",
+                           "已按告知书补正全部材料"):
                     return story
                 if notice == 1 or rand() >= P_SECOND_NOTICE:
                     break
 
-        # Intake decision.
+        # The intake decision.
         if stall is None:
             x = rand()
             if x < P_REFUSE_INTAKE:
-                story.add(self._later(story.t, intake_delay()), actor, "refuse_intake", r.choice(_REFUSE_INTAKE))
+                add(later(story.t, intake_delay()), actor, "refuse_intake", pick(_REFUSE_INTAKE))
                 return story
             if x < P_REFUSE_INTAKE + P_WITHDRAW_BEFORE_ACCEPT:
-                story.add(self._later(story.t, r.randint(0, 3)), applicant, "withdraw", "申请人主动撤回申请")
+                add(later(story.t, ri(0, 3)), applicant, "withdraw", "申请人主动撤回申请")
                 return story
-        if not story.add(self._later(story.t, intake_delay()), actor, "accept",
-                         "申请材料齐全、符合法定形式，予以受理" if rand() < 0.5 else None):
+        if not add(later(story.t, intake_delay()), actor, "accept",
+                   "申请材料齐全、符合法定形式，予以受理" if rand() < 0.5 else None):
             return story
         if stall == wf.ACCEPTED:
             return story
@@ -848,108 +869,97 @@ class _Chunk:
         opinions: list[str] = []
         if item.immediate:  # 即办件: decided on the spot, now and then not
             late = stall is None and rand() < P_LATE[True]
-            used = r.randint(1, 3) if late else 0
+            used = ri(1, 3) if late else 0
         else:
             late = stall is None and rand() < P_LATE[False]
             extend = stall is None and rand() < P_EXTEND
             special = stall == wf.SPECIAL_PROCEDURE or (stall is None and rand() < P_SPECIAL)
             withdraw = stall is None and rand() < P_WITHDRAW_IN_REVIEW
             if quick:
-                used = r.randint(0, min(3, promised))
+                used = ri(0, min(3, promised))
             elif late:
-                used = promised + 1 + int(r.expovariate(1 / (0.3 * promised + 1.5)))
+                used = promised + 1 + int(self.r.expovariate(1 / (0.3 * promised + 1.5)))
             else:
-                used = min(promised, int(promised * r.betavariate(2.5, 1.6) + 0.5))
-            opinions = ([r.choice(_OPINIONS)] if rand() < P_OPINION else []) + list(item.opinion_comments[len(_OPINIONS):])
+                used = min(promised, int(promised * self.r.betavariate(2.5, 1.6) + 0.5))
+            opinions = ([pick(_OPINIONS)] if rand() < P_OPINION else []) + list(item.opinion_comments[len(_OPINIONS):])
         on_the_spot = item.immediate and not late
-        ext_days = 0
+        ext_days = extend_at = 0
         if extend:
-            ext_days = r.choice((5, 10, 15) if item.co_depts else (5, 10))
+            ext_days = pick((5, 10, 15) if item.co_depts else (5, 10))
             extend_at = min(used, int(0.7 * promised))
-            used = used + ext_days if late else promised + r.randint(1, ext_days)
+            used = used + ext_days if late else promised + ri(1, ext_days)
         start_at = 0 if (item.immediate or rand() < 0.6) else min(1, used)
-        stop_len = r.randint(1, 3) if quick else r.randint(3, 20)
+        stop_len = ri(1, 3) if quick else ri(3, 20)
 
         def when(counted: int, resumed: bool) -> int:
             if on_the_spot:
-                return story.t + r.randint(60, 900)
-            return self._later_on(story.t, accept_day + counted + (stop_len if resumed else 0))
+                return story.t + 60 + int(rand() * 840)
+            return later_on(story.t, accept_day + counted + (stop_len if resumed else 0))
 
-        if not story.add(when(start_at, False), officer, "start_review"):
+        if not add(when(start_at, False), officer, "start_review"):
             return story
         if stall == wf.UNDER_REVIEW:
             return story
         # (counted day, order on that day, action, comment); the decision comes last.
         steps: list[tuple[int, int, str, str | None]] = [
-            (r.randint(start_at, max(start_at, used)), 2, "review_opinion", text) for text in opinions]
+            (ri(start_at, max(start_at, used)), 2, "review_opinion", text) for text in opinions]
         if special:
-            steps.append((r.randint(start_at, max(start_at, used - 1)), 1, "suspend", r.choice(_SUSPEND)))
+            steps.append((ri(start_at, max(start_at, used - 1)), 1, "suspend", pick(_SUSPEND)))
         if extend:
             steps.append((max(start_at, extend_at), 3, "extend",
                           f"情况复杂，经本单位负责人批准延长{ext_days}个工作日（行政许可法第四十二条）"))
         if withdraw:
-            steps.append((r.randint(start_at, max(start_at, used)), 4, "withdraw", "申请人主动撤回申请"))
+            steps.append((ri(start_at, max(start_at, used)), 4, "withdraw", "申请人主动撤回申请"))
         steps.append((max(used, start_at), 5, "decide", None))
-        steps.sort(key=lambda x: (x[0], x[1]))
+        if len(steps) > 1:
+            steps.sort(key=lambda x: (x[0], x[1]))
         resumed = False
         for counted, _, action, comment in steps:
             at = when(counted, resumed)
             if action == "review_opinion":
-                ok = story.add(at, officer, action, comment)
+                ok = add(at, officer, action, comment)
             elif action == "suspend":
-                if not story.add(at, officer, action, comment) or stall == wf.SPECIAL_PROCEDURE:
+                if not add(at, officer, action, comment) or stall == wf.SPECIAL_PROCEDURE:
                     return story
-                ok = story.add(self._later_on(story.t, story.t // DAY_SECONDS + stop_len), officer, "resume",
-                               "特别程序结束，恢复计时")
+                ok = add(later_on(story.t, story.t // DAY_SECONDS + stop_len), officer, "resume",
+                         "特别程序结束，恢复计时")
                 resumed = True
             elif action == "extend":
-                ok = story.add(at, head, action, comment, *_payload_days(ext_days))
+                ok = add(at, head, action, comment, *_payload_days(ext_days))
             elif action == "withdraw":
-                story.add(at, applicant, action, comment)
+                add(at, applicant, action, comment)
                 return story
             else:
                 if stall == wf.REFUSED or (stall is None and rand() < P_REFUSE[item.immediate]):
-                    ok = story.add(at, head, "refuse", r.choice(_REFUSE))
+                    ok = add(at, head, "refuse", pick(_REFUSE))
                 else:
-                    ok = story.add(at, head, "approve", "准予许可" if item.category == "approval" else "同意办理")
+                    ok = add(at, head, "approve", "准予许可" if item.category == "approval" else "同意办理")
                 if not ok or stall in (wf.APPROVED, wf.REFUSED):
                     return story
-                story.late = late
                 if on_the_spot:
-                    done = story.t + r.randint(60, 900)
+                    done = story.t + 60 + int(rand() * 840)
                 else:
                     x = rand()
-                    done = self._later(story.t, 0 if x < 0.6 else 1 if x < 0.85 else r.randint(2, 3))
-                story.add(done, officer, "complete", f"办理结果已送达（{r.choice(_DELIVERY)}）")
+                    done = later(story.t, 0 if x < 0.6 else 1 if x < 0.85 else ri(2, 3))
+                add(done, officer, "complete", f"办理结果已送达（{pick(_DELIVERY)}）")
                 return story
             if not ok:
                 return story
         return story
 
-    def _later(self, t: int, days: int) -> int:
-        """An instant `days` working days after t (0: a few minutes later)."""
-        if days <= 0:
-            return t + self.r.randint(120, 2400)
-        return (t // DAY_SECONDS + days) * DAY_SECONDS + self.r.randrange(DAY_SECONDS)
-
-    def _later_on(self, t: int, day: int) -> int:
-        """An instant on working day `day`, after t."""
-        when = day * DAY_SECONDS + self.r.randrange(DAY_SECONDS)
-        return when if when > t else t + self.r.randint(60, 1800)
-
     # -- the record --------------------------------------------------------------------------------------------
-    def _record(self, out: _Columns, case_id: int, serial: int, item: _Item, app_i: int, applicant_uid: int,
-                region: str, unit: str, online: bool, story: _Story) -> None:
+    def _record(self, case_id: int, serial: int, item: _Item, app_i: int, applicant_uid: int, region: str,
+                unit: str, online: bool, story: _Story) -> None:
         """Apply the story as app/cases.perform would, checking every step against the workflow table, and
         chain its events as app/record.append_event does."""
         ctx = self.ctx
         wd_str, tod_str = ctx.wd_str, ctx.tod_str
-        check = wf.check_transition
-        jstr = self._jstr
+        checked, jstr, quoted = self._checked, self._json, self._quoted
         sha = hashlib.sha256
-        created_t = story.events[0][0]
+        event_rows = self.event_rows
+        events = story.events
+        created_t = events[0][0]
         case_no = f"{case_service.CITY_PREFIX}-{ctx.wd_ymd[created_t // DAY_SECONDS]}-{serial:06d}"
-        cid = str(case_id)
 
         state = None
         prev = None
@@ -961,19 +971,20 @@ class _Chunk:
         due_ctx = None
         dept = item.dept
         result_no = None
-        ev_case, ev_seq, ev_t, ev_uid, ev_role, ev_unit = out.ev_case, out.ev_seq, out.ev_t, out.ev_uid, out.ev_role, out.ev_unit
-        ev_action, ev_from, ev_to, ev_comment, ev_payload = out.ev_action, out.ev_from, out.ev_to, out.ev_comment, out.ev_payload
-        ev_prev, ev_hash = out.ev_prev, out.ev_hash
         seq = 0
-        for t, (uid, role, actor_unit), action, comment, p_store, p_hash in story.events:
+        for t, (uid, role, actor_unit), action, comment, p_store, p_hash in events:
             d = t // DAY_SECONDS
             if action == "create":
                 to = wf.DRAFT
             else:
-                transition = check(action, state, role, comment)
+                transition = checked.get((action, state, role, comment is not None))
+                if transition is None:
+                    transition = self._check(action, state, role, comment)
                 to = transition.target or state
                 effect = transition.clock
-                if effect == wf.CLOCK_START_INTAKE:
+                if effect == wf.CLOCK_NONE:
+                    pass
+                elif effect == wf.CLOCK_START_INTAKE:
                     sub_t, clock_start = t, d
                 elif effect == wf.CLOCK_STOP:
                     kind = "supplement" if action == "request_supplement" else "special"
@@ -991,9 +1002,9 @@ class _Chunk:
                     ext += json.loads(p_store)["days"]
                     limit = case_service.EXTENSION_MAX_JOINT if item.co_depts else case_service.EXTENSION_MAX_SINGLE
                     if ext > limit:
-                        raise AssertionError(f"extension over the limit on {case_no}")
+                        raise AssertionError(f"{case_no}: extension over the limit of {limit}")
                 elif effect == wf.CLOCK_END:
-                    if action in ("approve", "refuse"):
+                    if action == "approve" or action == "refuse":
                         dec_t = t
                     if stopped:
                         for stop in stops:
@@ -1010,36 +1021,30 @@ class _Chunk:
                 if to in wf.FINAL_STATES:
                     close_t = t
                 if clock_start >= 0 and (to in _INTAKE_CLOCK_STATES or to in _LIMIT_CLOCK_STATES):
-                    due_ctx = (to in _INTAKE_CLOCK_STATES, clock_start, ext,
-                               tuple((a, b) for a, b, _, _ in stops) if stops else ())
+                    due_ctx = (to in _INTAKE_CLOCK_STATES, clock_start, ext, len(stops), stopped)
             seq += 1
-            ts = wd_str[d] + " " + tod_str[t % DAY_SECONDS]
-            body = (f'["{prev or GENESIS}",{cid},{seq},"{ts}",{"null" if uid is None else uid},"{role}",'
-                    f'{"null" if actor_unit is None else chr(34) + actor_unit + chr(34)},"{action}",'
-                    f'{"null" if state is None else chr(34) + state + chr(34)},"{to}",{jstr(comment)},'
-                    f'{"null" if p_hash is None else p_hash}]')
-            digest = sha(body.encode("utf-8")).hexdigest()
-            ev_case.append(case_id)
-            ev_seq.append(seq)
-            ev_t.append(t)
-            ev_uid.append(uid)
-            ev_role.append(role)
-            ev_unit.append(actor_unit)
-            ev_action.append(action)
-            ev_from.append(state)
-            ev_to.append(to)
-            ev_comment.append(comment)
-            ev_payload.append(p_store)
-            ev_prev.append(prev)
-            ev_hash.append(digest)
+            c_json = jstr.get(comment)
+            if c_json is None:
+                c_json = jstr[comment] = json.dumps(comment, ensure_ascii=False)
+            u_json = quoted.get(actor_unit)
+            if u_json is None:
+                u_json = quoted[actor_unit] = f'"{actor_unit}"'
+            s_json = quoted.get(state)
+            if s_json is None:
+                s_json = quoted[state] = f'"{state}"'
+            body = (f'["{prev or GENESIS}",{case_id},{seq},"{wd_str[d]} {tod_str[t % DAY_SECONDS]}",'
+                    f'{"null" if uid is None else uid},"{role}",{u_json},"{action}",{s_json},"{to}",{c_json},'
+                    f'{p_hash or "null"}]')
+            digest = sha(body.encode()).hexdigest()
+            event_rows.append((case_id, seq, t, uid, role, actor_unit, action, state, to, comment, p_store, prev,
+                               digest))
             prev = digest
             state = to
 
         # Due dates and the warning level: as of the end date for an open case whose clock runs, else as the
         # last clock-running event left them (decisions and closing events do not touch them).
-        warning = None
-        promised_due = statutory_due = None
-        if state in wf.OPEN_STATES and clock_start >= 0 and (state in _INTAKE_CLOCK_STATES or state in _LIMIT_CLOCK_STATES):
+        warning = promised_due = statutory_due = None
+        if clock_start >= 0 and state in wf.OPEN_STATES and (state in _INTAKE_CLOCK_STATES or state in _LIMIT_CLOCK_STATES):
             dates = ctx.wd_dates
             fields = case_service.clock_fields(ctx.cal, {
                 "state": state, "clock_start": dates[clock_start], "promised_days": item.promised,
@@ -1047,88 +1052,157 @@ class _Chunk:
             }, [clock.Stop(dates[a], None if b is None else dates[b]) for a, b, _, _ in stops], ctx.end)
             promised_due, statutory_due, warning = fields["promised_due"], fields["statutory_due"], fields["warning_level"]
         elif due_ctx is not None:
-            promised_due, statutory_due = _dues(ctx, due_ctx[0], due_ctx[1], item.promised, item.statutory,
-                                                item.unit, due_ctx[3], due_ctx[2])
-
+            intake, start_day, ext_then, n_stops, open_then = due_ctx
+            then = tuple((a, None if (open_then and k == n_stops - 1) else b)
+                         for k, (a, b, _, _) in enumerate(stops[:n_stops]))
+            promised_due, statutory_due = self.dues(intake, start_day, item.promised, item.statutory, item.unit,
+                                                    then, ext_then)
         for k, (a, b, kind, reason) in enumerate(stops, start=1):
-            out.st_case.append(case_id)
-            out.st_seq.append(k)
-            out.st_kind.append(kind)
-            out.st_start.append(a)
-            out.st_end.append(-1 if b is None else b)
-            out.st_reason.append(reason)
-
-        c = out
-        c.case_id.append(case_id)
-        c.case_no.append(case_no)
-        c.item.append(item.index)
-        c.dept.append(dept)
-        c.unit.append(unit)
-        c.region.append(region)
-        c.window.append(story.window_id)
-        c.online.append(online)
-        c.applicant.append(app_i)
-        c.applicant_uid.append(applicant_uid)
-        c.agent.append(story.agent_uid)
-        c.state.append(state)
-        c.ext.append(ext)
-        c.clock_start.append(clock_start)
-        c.promised_due.append(promised_due)
-        c.statutory_due.append(statutory_due)
-        c.stopped.append(stopped)
-        c.supp.append(supp)
-        c.created.append(created_t)
-        c.submitted.append(sub_t)
-        c.accepted.append(acc_t)
-        c.decided.append(dec_t)
-        c.completed.append(comp_t)
-        c.closed.append(close_t)
-        c.result_no.append(result_no)
-        c.version.append(seq)
-        c.updated.append(story.events[-1][0])
-        c.warning.append(warning)
+            self.stop_rows.append((case_id, k, kind, a, -1 if b is None else b, reason))
+        self.case_rows.append((
+            case_id, case_no, item.index, dept, unit, region, story.window_id, online, app_i, applicant_uid,
+            story.agent_uid, state, ext, clock_start, promised_due, statutory_due, stopped, supp, created_t, sub_t,
+            acc_t, dec_t, comp_t, close_t, result_no, seq, events[-1][0], warning))
 
         # 好差评 after completion; complaints about any case, more about slow, refused or supplemented ones.
-        r = self.r
-        late = story.late or (dec_t >= 0 and promised_due is not None and ctx.wd_dates[dec_t // DAY_SECONDS] > promised_due)
-        refused = state == wf.NOT_ACCEPTED or any(e[2] == "refuse" for e in story.events[-2:])
-        if state == wf.COMPLETED and r.random() < P_RATED:
-            rated = self._later(comp_t, 0 if r.random() < 0.6 else r.randint(1, 3))
+        rand = self.rand
+        late = dec_t >= 0 and promised_due is not None and ctx.wd_dates[dec_t // DAY_SECONDS] > promised_due
+        refused = state == wf.NOT_ACCEPTED or (len(events) > 1 and events[-2][2] == "refuse")
+        if state == wf.COMPLETED and rand() < P_RATED:
+            rated = self._later(comp_t, 0 if rand() < 0.6 else self._ri(1, 3))
             if rated < ctx.end_t:
-                level = r.choices(_RATING_LEVELS, _RATING_P_POOR if late or refused else _RATING_P_GOOD)[0]
-                comment = r.choice(_RATING_COMMENTS[level]) if level <= 2 or r.random() < 0.35 else None
-                c.rt_case.append(case_id)
-                c.rt_level.append(level)
-                c.rt_comment.append(comment)
-                c.rt_at.append(rated)
-                c.rt_user.append(applicant_uid)
+                x, level = rand(), 1
+                for lv, p in zip(_RATING_LEVELS, _RATING_P_POOR if late or refused else _RATING_P_GOOD):
+                    if x < p:
+                        level = lv
+                        break
+                    x -= p
+                comment = self._pick(_RATING_COMMENTS[level]) if level <= 2 or rand() < 0.35 else None
+                self.rating_rows.append((case_id, level, comment, rated, applicant_uid))
         p_complaint = P_COMPLAINT + (0.04 if late else 0) + (0.02 if refused else 0) + (0.01 if supp > 1 else 0)
-        if sub_t >= 0 and r.random() < p_complaint:
+        if sub_t >= 0 and rand() < p_complaint:
             last = close_t if close_t >= 0 else ctx.end_t - 1
-            created = sub_t + int(r.random() * max(0, last - sub_t)) + r.randint(600, 3 * DAY_SECONDS)
+            created = sub_t + int(rand() * max(0, last - sub_t)) + self._ri(600, 3 * DAY_SECONDS)
             if created < ctx.end_t:
-                created_day = created // DAY_SECONDS
-                due_day = created_day + COMPLAINT_ANSWER_DAYS
-                x = r.random()
-                if x < 0.75:
-                    answered = created_day * DAY_SECONDS + r.randrange(DAY_SECONDS) + r.randint(1, COMPLAINT_ANSWER_DAYS) * DAY_SECONDS
-                    answered = min(answered, (due_day + 1) * DAY_SECONDS - 1)
-                elif x < 0.88:
-                    answered = (due_day + r.randint(1, 10)) * DAY_SECONDS + r.randrange(DAY_SECONDS)
-                else:
+                due_day = created // DAY_SECONDS + COMPLAINT_ANSWER_DAYS
+                x = rand()
+                if x < 0.75:    # answered in time
+                    answered = min(self._later(created, self._ri(1, COMPLAINT_ANSWER_DAYS)),
+                                   (due_day + 1) * DAY_SECONDS - 1)
+                elif x < 0.88:  # answered late
+                    answered = (due_day + self._ri(1, 10)) * DAY_SECONDS + int(rand() * DAY_SECONDS)
+                else:           # not answered
                     answered = -1
                 if answered >= ctx.end_t:
                     answered = -1
-                c.cp_case.append(case_id)
-                c.cp_user.append(applicant_uid)
-                c.cp_content.append(r.choice(_COMPLAINTS))
-                c.cp_created.append(created)
-                c.cp_due.append(due_day)
-                c.cp_answered.append(answered)
-                c.cp_answer.append(r.choice(_ANSWERS) if answered >= 0 else None)
+                self.complaint_rows.append((case_id, applicant_uid, self._pick(_COMPLAINTS), created, due_day,
+                                            answered, self._pick(_ANSWERS) if answered >= 0 else None))
+
+    # -- the tables --------------------------------------------------------------------------------------------
+    def _tables(self) -> dict[str, pa.Table]:
+        ctx, pool, items = self.ctx, self.ctx.pool, self.ctx.items
+        (case_id, case_no, item_i, dept, unit, region, window, online, app_i, app_uid, agent, state, ext,
+         clock_start, promised_due, statutory_due, stopped, supp, created, submitted, accepted, decided, completed,
+         closed, result_no, version, updated, warning) = _columns(self.case_rows, 28)
+        item_i = np.asarray(item_i, dtype=np.int64)
+        applicant = pa.array(np.asarray(app_i, dtype=np.int64))
+        n = len(case_id)
+
+        def per_item(values: list[Any], typ: pa.DataType) -> pa.Array:
+            return pa.array(np.asarray(values)[item_i], type=typ) if n else pa.array([], type=typ)
+
+        cases = pa.table({
+            "case_id": _i64(case_id),
+            "case_no": _str(case_no),
+            "item_code": per_item([it.code for it in items], pa.string()),
+            "item_version": per_item([it.version for it in items], pa.int32()),
+            "dept_code": _str(dept),
+            "unit_id": _str(unit),
+            "region_code": _str(region),
+            "window_id": _str(window),
+            "channel": pa.array(np.where(np.asarray(online, dtype=bool), "online", "window"), type=pa.string()),
+            "applicant_user_id": _i64(app_uid),
+            "applicant_name": pool.names.take(applicant),
+            "applicant_id_kind": pool.id_kinds.take(applicant),
+            "applicant_id_number": pool.id_numbers.take(applicant),
+            "agent_user_id": _i64(agent),
+            "state": _str(state),
+            "form_data": pa.array(["{}"] * n, type=pa.string()),
+            "promised_days": per_item([it.promised for it in items], pa.int32()),
+            "statutory_limit": per_item([it.statutory for it in items], pa.int32()),
+            "statutory_unit": per_item([it.unit for it in items], pa.string()),
+            "extension_days": pa.array(ext, type=pa.int32()),
+            "clock_start": _day(ctx, clock_start),
+            "promised_due": pa.array(promised_due, type=pa.date32()),
+            "statutory_due": pa.array(statutory_due, type=pa.date32()),
+            "clock_stopped": pa.array(stopped, type=pa.bool_()),
+            "supplement_count": pa.array(supp, type=pa.int32()),
+            "created_at": _ts(ctx, created),
+            "submitted_at": _ts(ctx, submitted),
+            "accepted_at": _ts(ctx, accepted),
+            "decided_at": _ts(ctx, decided),
+            "completed_at": _ts(ctx, completed),
+            "closed_at": _ts(ctx, closed),
+            "result_no": _str(result_no),
+            "version": pa.array(version, type=pa.int32()),
+            "updated_at": _ts(ctx, updated),
+            "warning_level": _str(warning),
+        })
+        (ev_case, ev_seq, ev_t, ev_uid, ev_role, ev_unit, ev_action, ev_from, ev_to, ev_comment, ev_payload, ev_prev,
+         ev_hash) = _columns(self.event_rows, 13)
+        events = pa.table({
+            "case_id": _i64(ev_case),
+            "seq": pa.array(ev_seq, type=pa.int32()),
+            "occurred_at": _ts(ctx, ev_t),
+            "actor_user_id": _i64(ev_uid),
+            "actor_role": _str(ev_role),
+            "actor_unit_id": _str(ev_unit),
+            "action": _str(ev_action),
+            "from_state": _str(ev_from),
+            "to_state": _str(ev_to),
+            "comment": _str(ev_comment),
+            "payload": _str(ev_payload),
+            "prev_hash": _str(ev_prev),
+            "hash": _str(ev_hash),
+        })
+        st_case, st_seq, st_kind, st_start, st_end, st_reason = _columns(self.stop_rows, 6)
+        stops = pa.table({
+            "case_id": _i64(st_case),
+            "seq": pa.array(st_seq, type=pa.int32()),
+            "kind": _str(st_kind),
+            "started_on": _day(ctx, st_start),
+            "ended_on": _day(ctx, st_end),
+            "reason": _str(st_reason),
+        })
+        rt_case, rt_level, rt_comment, rt_at, rt_user = _columns(self.rating_rows, 5)
+        ratings = pa.table({
+            "case_id": _i64(rt_case),
+            "level": pa.array(rt_level, type=pa.int32()),
+            "comment": _str(rt_comment),
+            "rated_at": _ts(ctx, rt_at),
+            "user_id": _i64(rt_user),
+        })
+        cp_case, cp_user, cp_content, cp_created, cp_due, cp_answered, cp_answer = _columns(self.complaint_rows, 7)
+        complaints = pa.table({
+            "case_id": _i64(cp_case),
+            "user_id": _i64(cp_user),
+            "content": _str(cp_content),
+            "created_at": _ts(ctx, cp_created),
+            "due_on": _day(ctx, cp_due),
+            "answered_at": _ts(ctx, cp_answered),
+            "answer": _str(cp_answer),
+        })
+        return {"cases": cases, "case_events": events, "clock_stops": stops, "ratings": ratings,
+                "complaints": complaints}
+
+
+def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
+    """Rows to columns."""
+    return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(width)]
 
 
 def _payload_unit(unit_id: str) -> tuple[str, str]:
+    """A payload as JSONText stores it, and as event_hash serialises it."""
     return f'{{"unit_id": "{unit_id}"}}', f'{{"unit_id":"{unit_id}"}}'
 
 
@@ -1136,30 +1210,29 @@ def _payload_days(days: int) -> tuple[str, str]:
     return f'{{"days": {days}}}', f'{{"days":{days}}}'
 
 
-@lru_cache(maxsize=200_000)
-def _dues_cached(cal: clock.WorkCalendar, intake: bool, start: date, promised: int, statutory: int, unit: str,
-                 stops: tuple[tuple[date, date | None], ...], ext: int) -> tuple[date | None, date | None]:
-    relevant = [clock.Stop(a, b) for a, b in stops if b is None or b > start]
-    if intake:
-        due = clock.due_date(cal, start, case_service.INTAKE_LIMIT_DAYS, clock.WORKING, relevant)
-        return due, due
-    return (clock.due_date(cal, start, promised, clock.WORKING, relevant, ext),
-            clock.due_date(cal, start, statutory, unit, relevant, ext))
+def _due_dates(ctx: _Context) -> Callable[..., tuple[date | None, date | None]]:
+    """The due dates app/cases.clock_fields gave at a case's last clock-running event (its stops as then): the
+    same clock functions, cached, since most cases share a start day, a limit and no stops."""
+    dates, cal = ctx.wd_dates, ctx.cal
 
+    @lru_cache(maxsize=200_000)
+    def dues(intake: bool, start_day: int, promised: int, statutory: int, unit: str,
+             stops: tuple[tuple[int, int | None], ...], ext: int) -> tuple[date | None, date | None]:
+        start = dates[start_day]
+        relevant = [clock.Stop(dates[a], None if b is None else dates[b]) for a, b in stops if b is None or b > start_day]
+        if intake:
+            due = clock.due_date(cal, start, case_service.INTAKE_LIMIT_DAYS, clock.WORKING, relevant)
+            return due, due
+        return (clock.due_date(cal, start, promised, clock.WORKING, relevant, ext),
+                clock.due_date(cal, start, statutory, unit, relevant, ext))
 
-def _dues(ctx: _Context, intake: bool, start_day: int, promised: int, statutory: int, unit: str,
-          stops: tuple[tuple[int, int | None], ...], ext: int) -> tuple[date | None, date | None]:
-    """The due dates app/cases.clock_fields gave at the case's last clock-running event (its stops as then):
-    the same clock functions, cached, since most cases share a start day and a limit."""
-    dates = ctx.wd_dates
-    stop_dates = tuple((dates[a], None if b is None else dates[b]) for a, b in stops)
-    return _dues_cached(ctx.cal, intake, dates[start_day], promised, statutory, unit, stop_dates, ext)
+    return dues
 
 
 class _Story:
     """One case's events before they are recorded: (t, actor, action, comment, payload stored, payload hashed)."""
 
-    __slots__ = ("events", "t", "end_t", "window_id", "agent_uid", "late")
+    __slots__ = ("events", "t", "end_t", "window_id", "agent_uid")
 
     def __init__(self, t: int, end_t: int):
         self.events: list[tuple[int, tuple[int | None, str, str | None], str, str | None, str | None, str | None]] = []
@@ -1167,7 +1240,6 @@ class _Story:
         self.end_t = end_t
         self.window_id: str | None = None
         self.agent_uid: int | None = None
-        self.late = False
 
     def add(self, t: int, actor: tuple[int | None, str, str | None], action: str, comment: str | None = None,
             payload_store: str | None = None, payload_hash: str | None = None) -> bool:
@@ -1177,110 +1249,6 @@ class _Story:
         self.events.append((t, actor, action, comment, payload_store, payload_hash))
         self.t = t
         return True
-
-
-class _Columns:
-    """Column lists of one chunk."""
-
-    def __init__(self) -> None:
-        for name in ("case_id", "case_no", "item", "dept", "unit", "region", "window", "online", "applicant",
-                     "applicant_uid", "agent", "state", "ext", "clock_start", "promised_due", "statutory_due",
-                     "stopped", "supp", "created", "submitted", "accepted", "decided", "completed", "closed",
-                     "result_no", "version", "updated", "warning",
-                     "ev_case", "ev_seq", "ev_t", "ev_uid", "ev_role", "ev_unit", "ev_action", "ev_from", "ev_to",
-                     "ev_comment", "ev_payload", "ev_prev", "ev_hash",
-                     "st_case", "st_seq", "st_kind", "st_start", "st_end", "st_reason",
-                     "rt_case", "rt_level", "rt_comment", "rt_at", "rt_user",
-                     "cp_case", "cp_user", "cp_content", "cp_created", "cp_due", "cp_answered", "cp_answer"):
-            setattr(self, name, [])
-
-    def tables(self, ctx: _Context, pool: _Pool) -> dict[str, Any]:
-        items = ctx.items
-        item_idx = np.array(self.item, dtype=np.int64)
-        applicant = pa.array(np.array(self.applicant, dtype=np.int64))
-        n = len(self.case_id)
-
-        def per_item(values: list[Any], typ: pa.DataType) -> pa.Array:
-            return pa.array(np.array(values)[item_idx] if n else [], type=typ)
-
-        cases = pa.table({
-            "case_id": _i64(self.case_id),
-            "case_no": _str(self.case_no),
-            "item_code": per_item([it.code for it in items], pa.string()),
-            "item_version": per_item([it.version for it in items], pa.int32()),
-            "dept_code": _str(self.dept),
-            "unit_id": _str(self.unit),
-            "region_code": _str(self.region),
-            "window_id": _str(self.window),
-            "channel": pa.array(np.where(np.array(self.online, dtype=bool), "online", "window"), type=pa.string()),
-            "applicant_user_id": _i64(self.applicant_uid),
-            "applicant_name": pool.names.take(applicant),
-            "applicant_id_kind": pool.id_kinds.take(applicant),
-            "applicant_id_number": pool.id_numbers.take(applicant),
-            "agent_user_id": _i64(self.agent),
-            "state": _str(self.state),
-            "form_data": pa.array(["{}"] * n, type=pa.string()),
-            "promised_days": per_item([it.promised for it in items], pa.int32()),
-            "statutory_limit": per_item([it.statutory for it in items], pa.int32()),
-            "statutory_unit": per_item([it.unit for it in items], pa.string()),
-            "extension_days": pa.array(self.ext, type=pa.int32()),
-            "clock_start": _day(ctx, self.clock_start),
-            "promised_due": pa.array(self.promised_due, type=pa.date32()),
-            "statutory_due": pa.array(self.statutory_due, type=pa.date32()),
-            "clock_stopped": pa.array(self.stopped, type=pa.bool_()),
-            "supplement_count": pa.array(self.supp, type=pa.int32()),
-            "created_at": _ts(ctx, self.created),
-            "submitted_at": _ts(ctx, self.submitted),
-            "accepted_at": _ts(ctx, self.accepted),
-            "decided_at": _ts(ctx, self.decided),
-            "completed_at": _ts(ctx, self.completed),
-            "closed_at": _ts(ctx, self.closed),
-            "result_no": _str(self.result_no),
-            "version": pa.array(self.version, type=pa.int32()),
-            "updated_at": _ts(ctx, self.updated),
-            "warning_level": _str(self.warning),
-        })
-        events = pa.table({
-            "case_id": _i64(self.ev_case),
-            "seq": pa.array(self.ev_seq, type=pa.int32()),
-            "occurred_at": _ts(ctx, self.ev_t),
-            "actor_user_id": _i64(self.ev_uid),
-            "actor_role": _str(self.ev_role),
-            "actor_unit_id": _str(self.ev_unit),
-            "action": _str(self.ev_action),
-            "from_state": _str(self.ev_from),
-            "to_state": _str(self.ev_to),
-            "comment": _str(self.ev_comment),
-            "payload": _str(self.ev_payload),
-            "prev_hash": _str(self.ev_prev),
-            "hash": _str(self.ev_hash),
-        })
-        stops = pa.table({
-            "case_id": _i64(self.st_case),
-            "seq": pa.array(self.st_seq, type=pa.int32()),
-            "kind": _str(self.st_kind),
-            "started_on": _day(ctx, self.st_start),
-            "ended_on": _day(ctx, self.st_end),
-            "reason": _str(self.st_reason),
-        })
-        ratings = pa.table({
-            "case_id": _i64(self.rt_case),
-            "level": pa.array(self.rt_level, type=pa.int32()),
-            "comment": _str(self.rt_comment),
-            "rated_at": _ts(ctx, self.rt_at),
-            "user_id": _i64(self.rt_user),
-        })
-        complaints = pa.table({
-            "case_id": _i64(self.cp_case),
-            "user_id": _i64(self.cp_user),
-            "content": _str(self.cp_content),
-            "created_at": _ts(ctx, self.cp_created),
-            "due_on": _day(ctx, self.cp_due),
-            "answered_at": _ts(ctx, self.cp_answered),
-            "answer": _str(self.cp_answer),
-        })
-        return {"cases": cases, "case_events": events, "clock_stops": stops, "ratings": ratings,
-                "complaints": complaints}
 
 
 # ================================================================================================================
@@ -1303,12 +1271,36 @@ def _count(db: Database, table: str) -> int:
         return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar())
 
 
+_WORKER_CONTEXT: _Context | None = None
+
+
+def _worker_init(ctx: _Context) -> None:
+    global _WORKER_CONTEXT
+    _WORKER_CONTEXT = ctx
+
+
+def _build_in_worker(plan: _ChunkPlan, case_ids: np.ndarray, serials: np.ndarray) -> dict[str, pa.Table]:
+    return _Chunk(_WORKER_CONTEXT, plan).build(case_ids, serials)
+
+
+def _builders(ctx: _Context, workers: int) -> tuple[Any, Callable[..., Any], int]:
+    """Where chunks are built while the main thread reserves identifiers and loads: worker processes (both
+    cores), or one thread (the loads release the GIL). Returns (executor, submit, chunks in flight)."""
+    if workers <= 0:
+        executor = ThreadPoolExecutor(max_workers=1)
+        return executor, lambda plan, ids, serials: executor.submit(_Chunk(ctx, plan).build, ids, serials), 1
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(ctx,))
+    return executor, lambda plan, ids, serials: executor.submit(_build_in_worker, plan, ids, serials), workers + 1
+
+
 def generate(db: Database, *, cases: int = 100_000, years: float = 2, seed: int = 42, end: date | None = None,
-             chunk: int = 50_000, if_empty: bool = False,
+             chunk: int = 50_000, if_empty: bool = False, workers: int | None = None,
              progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Migrate, seed the reference data, add the demo accounts and `cases` cases over the `years` before `end`
-    (default: today). With `if_empty`, stop after the seed step when there are cases already. Returns counts of
-    what was added: cases, events, clock_stops, ratings, complaints, users, seconds."""
+    (default: today). With `if_empty`, stop after the seed step when there are cases already. `workers`: processes
+    building chunks (default: 2 for more than two chunks, else a thread); the result does not depend on it.
+    Returns counts of what was added: cases, events, clock_stops, ratings, complaints, users, seconds."""
     started = time.perf_counter()
     end = end or date.today()
     db.migrate()
@@ -1321,39 +1313,53 @@ def generate(db: Database, *, cases: int = 100_000, years: float = 2, seed: int 
 
     first_day = calendar_store.load_calendar(db).next_working_day(_history_start(end, years))
     start_at = datetime.combine(first_day, datetime.min.time()) + timedelta(seconds=_MORNING_START)
+    plans = _plans(cases, chunk)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if len(plans) > 2 else 0
     loader = _Loader(db)
+    executor = None
     try:
         counts["users"] += _ensure_accounts(db, loader, start_at)
         ctx = _load_context(db, end=end, years=years, seed=seed)
         counts["users"] += _applicant_pool(db, ctx, loader, min(300_000, max(200, cases // 6)), start_at)
-        plans = _plans(cases, chunk)
+        executor, submit, in_flight = _builders(ctx, workers)
         gen_started = time.perf_counter()
-        for plan in plans:
-            case_ids = loader.reserve("case_id_seq", plan.size)
-            serials = loader.reserve("case_no_seq", plan.size)
-            tables = _Chunk(ctx, plan).build(case_ids, serials)
-            events = tables["case_events"]
+        pending: deque[tuple[_ChunkPlan, Any]] = deque()
+
+        def load_next() -> None:
+            plan, future = pending.popleft()
+            tables = future.result()
+            events, complaints = tables["case_events"], tables["complaints"]
             tables["case_events"] = events.add_column(0, "event_id", pa.array(
                 loader.reserve("event_id_seq", events.num_rows), type=pa.int64()))
-            complaints = tables["complaints"]
             tables["complaints"] = complaints.add_column(0, "complaint_id", pa.array(
                 loader.reserve("complaint_id_seq", complaints.num_rows), type=pa.int64()))
             loader.load(tables)
-            counts["cases"] += tables["cases"].num_rows
-            counts["events"] += events.num_rows
-            counts["clock_stops"] += tables["clock_stops"].num_rows
-            counts["ratings"] += tables["ratings"].num_rows
-            counts["complaints"] += complaints.num_rows
+            for key, table in (("cases", "cases"), ("events", "case_events"), ("clock_stops", "clock_stops"),
+                               ("ratings", "ratings"), ("complaints", "complaints")):
+                counts[key] += tables[table].num_rows
             if progress is not None:
                 elapsed = time.perf_counter() - gen_started
                 rate = counts["cases"] / elapsed if elapsed > 0 else 0.0
                 progress({"chunk": plan.index + 1, "chunks": len(plans), "cases": counts["cases"], "total": cases,
                           "rate": rate, "eta": (cases - counts["cases"]) / rate if rate else 0.0})
+
+        for plan in plans:
+            # Identifiers are reserved in chunk order, so case numbers and ids grow with the time of creation.
+            ids = loader.reserve("case_id_seq", plan.size)
+            serials = loader.reserve("case_no_seq", plan.size)
+            pending.append((plan, submit(plan, ids, serials)))
+            while len(pending) > in_flight:
+                load_next()
+        while pending:
+            load_next()
     finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
         loader.close()
     counts["seconds"] = round(time.perf_counter() - started, 2)
-    db.write(lambda conn: audit.record(conn, "demo_generate", detail={**counts, "seed": seed, "end": end.isoformat(),
-                                                                      "years": years}))
+    db.write(lambda conn: audit.record(conn, "demo_generate", detail={
+        **counts, "seed": seed, "end": end.isoformat(), "years": years}))
     return counts
 
 
@@ -1372,10 +1378,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 26))
     parser.add_argument("--if-empty", action="store_true", help="do nothing if there are cases already")
     parser.add_argument("--chunk", type=int, default=50_000)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes building chunks (default: 2 when there are more than 2 chunks)")
     args = parser.parse_args(argv)
     db = get_database(args.database_url)
     counts = generate(db, cases=args.cases, years=args.years, seed=args.seed, end=args.end, chunk=args.chunk,
-                      if_empty=args.if_empty, progress=_print_progress)
+                      if_empty=args.if_empty, workers=args.workers, progress=_print_progress)
     if counts.get("skipped"):
         print("cases present already: nothing generated (--if-empty)")
     for key in ("cases", "events", "clock_stops", "ratings", "complaints", "users", "seconds"):

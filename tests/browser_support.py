@@ -251,8 +251,8 @@ def submit_sign_in(page, username: str, password: str) -> None:  # noqa: ANN001
 
     form = main(page).get_by_test_id("stForm")
     expect(form).to_be_visible()
-    form.get_by_label("用户名").fill(username)
-    form.get_by_label("密码").fill(password)
+    form.get_by_role("textbox", name="用户名").fill(username)
+    form.get_by_role("textbox", name="密码").fill(password)
     form.get_by_role("button", name="登录").click()
 
 

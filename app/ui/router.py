@@ -14,6 +14,10 @@ from app.ui import session as ui
 
 st.set_page_config(page_title="鄂州e政通", page_icon="🏛️", layout="wide")
 
+# Tell the browser (and screen readers) which language the page is in; Streamlit serves lang="en".
+st.html(f"<script>document.documentElement.lang='{'en' if ui.lang() == 'en' else 'zh-CN'}';</script>",
+        unsafe_allow_javascript=True)
+
 actor = ui.current_actor()
 st.session_state["ezz_actor"] = actor
 tr = ui.tr
