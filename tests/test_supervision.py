@@ -1,0 +1,50 @@
+"""Warning levels of open cases, recomputed by the background job from the legal clock (domain.md §5)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from app import cases
+from app.jobs import JobRunner
+from app.supervision import recompute_warning_levels
+from tests.factories import file_case
+
+
+def _accepted(db, on: datetime):  # noqa: ANN001, ANN202
+    a = db.actors
+    case = file_case(db, a["applicant"], item_code="4207-SCJG-003", at=on)  # promised 3 working days
+    return cases.perform(db, a["officer"], case["case_id"], "accept", expected_version=case["version"], at=on)
+
+
+def test_levels_follow_the_clock(seeded_db):
+    # Accepted Thursday 2026-09-17 with a 3-working-day promise. Counted: Fri 18, Sun 20 (a make-up
+    # working day of the 2026 National Day notice), Mon 21 → due Monday 2026-09-21.
+    case = _accepted(seeded_db, datetime(2026, 9, 17, 10, 0))
+    assert case["promised_due"] == date(2026, 9, 21)
+    officer = seeded_db.actors["officer"]
+
+    recompute_warning_levels(seeded_db, today=date(2026, 9, 17))
+    assert cases.get_case(seeded_db, officer, case["case_id"])["warning_level"] == "green"
+    # After Fri 18 one day is used and 2 remain (≤ 2) → yellow; Saturday 19 is a rest day, still yellow.
+    recompute_warning_levels(seeded_db, today=date(2026, 9, 19))
+    assert cases.get_case(seeded_db, officer, case["case_id"])["warning_level"] == "yellow"
+    recompute_warning_levels(seeded_db, today=date(2026, 9, 22))
+    after = cases.get_case(seeded_db, officer, case["case_id"])
+    assert after["warning_level"] == "red"
+    # Derived data, not a user's change: the version stays, so no officer's screen becomes stale.
+    assert after["version"] == case["version"]
+
+
+def test_completed_cases_carry_no_warning(seeded_db):
+    a = seeded_db.actors
+    case = _accepted(seeded_db, datetime(2026, 9, 17, 10, 0))
+    for action, who in (("start_review", "officer"), ("approve", "head"), ("complete", "officer")):
+        case = cases.perform(seeded_db, a[who], case["case_id"], action, expected_version=case["version"],
+                             at=datetime(2026, 9, 18, 15, 0))
+    assert case["state"] == "completed" and case["warning_level"] is None and case["result_no"]
+    recompute_warning_levels(seeded_db, today=date(2026, 12, 1))
+    assert cases.get_case(seeded_db, a["head"], case["case_id"])["warning_level"] is None
+
+
+def test_job_runner_runs_the_recomputation(seeded_db):
+    result = JobRunner(seeded_db, interval=3600).run_once()
+    assert result["warning_levels"]["checked"] >= 1
