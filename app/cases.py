@@ -6,6 +6,7 @@ newer state) and an event is appended to the case record, all in one transaction
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -130,9 +131,10 @@ def clock_fields(cal: clock.WorkCalendar, case: dict[str, Any], stops: list[cloc
 # -- creating ------------------------------------------------------------------------------------------
 def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applicant, region_code: str,
                 channel: str, form_data: dict[str, Any] | None = None, window_id: str | None = None,
-                submit: bool = False, at: datetime | None = None) -> dict[str, Any]:
+                submit: bool = False, at: datetime | None = None, request_key: str | None = None) -> dict[str, Any]:
     """Create a draft (and optionally submit it at once). Applicants file for themselves; window clerks
-    file for an applicant who is present."""
+    file for an applicant who is present. A repeated `request_key` (a double click) returns the case the
+    first request created instead of filing a second one."""
     if actor.role not in (wf.APPLICANT, wf.WINDOW_CLERK):
         raise PermissionDenied("perm.create_case")
     applicant.validate()
@@ -143,6 +145,12 @@ def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applic
     at = (at or timeutil.now()).replace(microsecond=0)
 
     def work(conn: Connection) -> dict[str, Any]:
+        if request_key:
+            earlier = conn.execute(sa.select(s.cases).where(s.cases.c.request_key == request_key)).fetchone()
+            if earlier is not None:
+                if earlier.applicant_user_id != applicant.user_id and earlier.agent_user_id != actor.user_id:
+                    raise CaseError("case.request_key_reused")
+                return {**dict(earlier._mapping), "repeated": True}
         item = current_item(conn, item_code)
         region = conn.execute(sa.select(s.regions.c.code).where(s.regions.c.code == region_code)).scalar()
         if region is None or not region_code.startswith("4207"):
@@ -157,7 +165,7 @@ def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applic
             agent_user_id=actor.user_id if actor.role == wf.WINDOW_CLERK else None, state=wf.DRAFT,
             form_data=form_data or {}, promised_days=item.promised_days, statutory_limit=item.statutory_limit,
             statutory_unit=item.statutory_unit, extension_days=0, clock_stopped=False, supplement_count=0,
-            created_at=at, updated_at=at, version=1, warning_level=None,
+            created_at=at, updated_at=at, version=1, warning_level=None, request_key=request_key,
         )
         case_id = conn.execute(s.cases.insert().values(**values).returning(s.cases.c.case_id)).scalar_one()
         record.append_event(conn, case_id=case_id, occurred_at=at, actor_user_id=actor.user_id,
@@ -167,7 +175,7 @@ def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applic
         return {**values, "case_id": case_id}
 
     case = db.write(work)
-    if submit:
+    if submit and not case.get("repeated"):
         case = perform(db, actor, case["case_id"], "submit", expected_version=case["version"], at=at)
     return case
 
@@ -182,9 +190,14 @@ def _load_for_update(conn: Connection, case_id: int) -> dict[str, Any]:
 
 def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_version: int,
             comment: str | None = None, payload: dict[str, Any] | None = None,
-            at: datetime | None = None) -> dict[str, Any]:
+            at: datetime | None = None,
+            apply: Callable[[Connection, dict[str, Any]], dict[str, Any] | None] | None = None) -> dict[str, Any]:
     """Make one workflow transition on a case, or refuse it with a reason (WorkflowError, CaseError,
-    PermissionDenied, StaleVersionError). Nothing is half-saved: one transaction."""
+    PermissionDenied, StaleVersionError). Nothing is half-saved: one transaction.
+
+    `apply(conn, case)` runs inside that transaction after the checks, for what an action brings with it
+    (form answers, materials, a rating); it may return more column changes, and whatever it raises undoes
+    everything."""
     at = (at or timeutil.now()).replace(microsecond=0)
     payload = dict(payload or {})
     cal = calendar_store.load_calendar(db)
@@ -237,9 +250,12 @@ def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_v
                                                           s.clock_stops.c.ended_on.is_(None)).values(ended_on=today))
                 changes["clock_stopped"] = False
 
+        if apply is not None:
+            changes.update(apply(conn, case) or {})
         if action == "complete":
             changes.update(completed_at=at, result_no=f"JG-{case['case_no']}")
             payload["result_no"] = changes["result_no"]
+            _issue_certificate(conn, case, changes["result_no"], at)
         if action == "transfer":
             target = payload.get("unit_id")
             unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == target)).fetchone() if target else None
@@ -262,6 +278,22 @@ def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_v
         return {**case, **changes, "version": new_version}
 
     return db.write(work)
+
+
+CERTIFICATE_YEARS = 5
+
+
+def _issue_certificate(conn: Connection, case: dict[str, Any], result_no: str, at: datetime) -> None:
+    """An approved case's result enters the applicant's locker, where later applications can reuse it."""
+    if case["state"] != wf.APPROVED or case["applicant_user_id"] is None:
+        return
+    item = item_version(conn, case["item_code"], case["item_version"])
+    from app.files import add_to_locker
+
+    add_to_locker(conn, owner_user_id=case["applicant_user_id"], kind="certificate",
+                  name=item.result_name or item.name, source_case_id=case["case_id"], item_code=item.item_code,
+                  certificate_no=result_no, issued_on=at.date(),
+                  expires_on=at.date().replace(year=at.year + CERTIFICATE_YEARS))
 
 
 class _Row:

@@ -146,6 +146,7 @@ users = Table(
     Column("active", Boolean, nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("region_code", String),
 )
 
 sessions = Table(
@@ -205,6 +206,7 @@ cases = Table(
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("warning_level", String),
+    Column("request_key", String),
 )
 
 case_events = Table(
@@ -264,4 +266,59 @@ audit_log = Table(
     Column("username", String),
     Column("action", String, nullable=False),
     Column("detail", Text),
+)
+
+item_form_fields = Table(
+    "item_form_fields", metadata,
+    Column("item_code", String, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("field_key", String, nullable=False),
+    Column("label", String, nullable=False),
+    Column("field_type", String, nullable=False),
+    Column("required", Boolean, nullable=False),
+    Column("applies_to", String, nullable=False),
+    Column("rule", JSONText),
+    Column("choices", JSONText),
+    Column("help", Text),
+    Column("prefill", String),
+)
+
+stored_files = Table(
+    "stored_files", metadata,
+    Column("file_id", BigInteger, primary_key=True),
+    Column("owner_user_id", BigInteger),
+    Column("file_name", String, nullable=False),
+    Column("extension", String, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String, nullable=False),
+    Column("storage_path", String, nullable=False),
+    Column("uploaded_at", DateTime, nullable=False),
+    Column("uploaded_by", BigInteger),
+)
+
+locker_items = Table(
+    "locker_items", metadata,
+    Column("locker_id", BigInteger, primary_key=True),
+    Column("owner_user_id", BigInteger, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("file_id", BigInteger),
+    Column("source_case_id", BigInteger),
+    Column("item_code", String),
+    Column("certificate_no", String),
+    Column("issued_on", Date),
+    Column("expires_on", Date),
+    Column("created_at", DateTime, nullable=False),
+)
+
+case_materials = Table(
+    "case_materials", metadata,
+    Column("case_id", BigInteger, primary_key=True),
+    Column("material_seq", Integer, primary_key=True),
+    Column("round", Integer, primary_key=True),
+    Column("file_id", BigInteger),
+    Column("locker_id", BigInteger),
+    Column("provided_at", DateTime, nullable=False),
+    Column("provided_by", BigInteger),
 )

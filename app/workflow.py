@@ -61,6 +61,7 @@ class Transition:
 _STAFF_ACTING = (OFFICER, HEAD)
 
 TRANSITIONS: tuple[Transition, ...] = (
+    Transition("edit_draft", (DRAFT,), None, (APPLICANT, WINDOW_CLERK)),
     Transition("submit", (DRAFT,), SUBMITTED, (APPLICANT, WINDOW_CLERK), CLOCK_START_INTAKE),
     Transition("request_supplement", (SUBMITTED,), AWAITING_SUPPLEMENT, _STAFF_ACTING + (WINDOW_CLERK,),
                CLOCK_STOP, needs_comment=True),
@@ -80,6 +81,12 @@ TRANSITIONS: tuple[Transition, ...] = (
                WITHDRAWN, (APPLICANT, WINDOW_CLERK), CLOCK_END),
     Transition("transfer", (SUBMITTED, ACCEPTED), TRANSFERRED, _STAFF_ACTING + (WINDOW_CLERK,), needs_comment=True),
     Transition("receive_transfer", (TRANSFERRED,), SUBMITTED, _STAFF_ACTING),
+    # Not state changes, but part of the record: the applicant's rating (once, after completion) and a
+    # complaint about the case (any time after submission).
+    Transition("rate", (COMPLETED,), None, (APPLICANT,)),
+    Transition("complain", (SUBMITTED, AWAITING_SUPPLEMENT, ACCEPTED, NOT_ACCEPTED, UNDER_REVIEW,
+                            SPECIAL_PROCEDURE, APPROVED, REFUSED, COMPLETED, TRANSFERRED), None, (APPLICANT,),
+               needs_comment=True),
 )
 
 BY_ACTION = {t.action: t for t in TRANSITIONS}

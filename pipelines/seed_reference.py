@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app import audit, calendar_store, reference, timeutil
+from app import audit, calendar_store, forms, reference, timeutil
 from app import schema as s
 from app.db import Database, get_database
 
@@ -37,6 +37,7 @@ def seed_reference(db: Database) -> dict[str, int]:
     materials = reference.load_materials()
     holidays = reference.load_holidays()
     official = reference.official_years()
+    field_sets, field_rules = forms.load_field_sets()
     units = reference.derive_units(regions, departments, items)
     windows = reference.derive_windows(units, departments, items)
     now = timeutil.now()
@@ -59,6 +60,16 @@ def seed_reference(db: Database) -> dict[str, int]:
             conn.execute(s.item_materials.insert(),
                          [{**m, "version": 1} for m in materials if m["item_code"] in new_codes])
 
+        # Every item version without a form gets the generated one (items added before forms existed too).
+        with_form = {(r[0], r[1]) for r in conn.execute(
+            sa.select(s.item_form_fields.c.item_code, s.item_form_fields.c.version).distinct())}
+        versions = conn.execute(sa.select(s.items.c.item_code, s.items.c.version, s.items.c.name,
+                                          s.items.c.category)).fetchall()
+        form_rows = [row for v in versions if (v.item_code, v.version) not in with_form
+                     for row in forms.expand_fields(dict(v._mapping), field_sets, field_rules)]
+        if form_rows:
+            conn.execute(s.item_form_fields.insert(), form_rows)
+
         # The official notices replace whatever the years they cover held (a provisional year included).
         years = sorted(official)
         conn.execute(s.holidays.delete().where(s.holidays.c.year.in_(years)))
@@ -76,7 +87,7 @@ def seed_reference(db: Database) -> dict[str, int]:
         counts = {
             "regions": len(regions), "departments": len(departments), "coordinating_bodies": len(bodies),
             "org_units": len(units), "service_windows": len(windows), "items_added": len(new_items),
-            "holidays": len(holidays), "calendar_years": len(years),
+            "holidays": len(holidays), "calendar_years": len(years), "form_fields_added": len(form_rows),
         }
         audit.record(conn, "seed_reference", detail=counts)
         return counts

@@ -12,6 +12,9 @@ from tests.factories import file_case
 # domain.md §4 and §8, written out by hand: who may do what (a second statement of the rules, so that a
 # slip in the transition table shows up here).
 EXPECTED_ROLES = {
+    "edit_draft": {wf.APPLICANT, wf.WINDOW_CLERK},
+    "rate": {wf.APPLICANT},
+    "complain": {wf.APPLICANT},
     "submit": {wf.APPLICANT, wf.WINDOW_CLERK},
     "request_supplement": {wf.OFFICER, wf.HEAD, wf.WINDOW_CLERK},
     "supplement": {wf.APPLICANT, wf.WINDOW_CLERK},
@@ -81,6 +84,10 @@ PATHS = {
                   ("start_review", "officer", None, None), ("approve", "head", None, None)],
     wf.REFUSED: [("submit", "applicant", None, None), ("accept", "officer", None, None),
                  ("start_review", "officer", None, None), ("refuse", "head", "不符合条件", None)],
+    wf.NOT_ACCEPTED: [("submit", "applicant", None, None), ("refuse_intake", "officer", "不属于本部门职权", None)],
+    wf.COMPLETED: [("submit", "applicant", None, None), ("accept", "officer", None, None),
+                   ("start_review", "officer", None, None), ("approve", "head", None, None),
+                   ("complete", "officer", None, None)],
     wf.TRANSFERRED: [("submit", "applicant", None, None),
                      ("transfer", "officer", "转区级办理", {"unit_id": "U-4207-SCJG"})],
 }

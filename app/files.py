@@ -1,0 +1,112 @@
+"""Uploaded files and the material locker (一次采集，全程共享).
+
+Files live on disk under data/files/<first two hex of sha256>/<sha256> (content-addressed: the same scan
+uploaded twice is stored once), their metadata in stored_files. Every upload is checked before it is kept:
+not empty, not over the size limit, an extension the material accepts, and content that really is of that
+type (the first bytes), so a renamed .exe is not accepted as a PDF.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app import schema as s
+from app import timeutil
+from app.config import DATA_DIR
+
+FILES_DIR = Path(os.environ.get("EZZ_FILES_DIR", DATA_DIR / "files"))
+MAX_BYTES = 20 * 1024 * 1024
+
+# The first bytes each accepted format starts with. OFD, DOCX and XLSX are ZIP containers; DOC and XLS are
+# OLE compound files; DWG starts with its version tag "AC10".
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "pdf": (b"%PDF-",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "ofd": (b"PK\x03\x04",),
+    "docx": (b"PK\x03\x04",),
+    "xlsx": (b"PK\x03\x04",),
+    "doc": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
+    "xls": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
+    "dwg": (b"AC10",),
+}
+
+
+class FileRejected(ValueError):
+    def __init__(self, key: str, **params: Any):
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Upload:
+    file_name: str
+    data: bytes
+
+
+def extension_of(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def check_upload(upload: Upload, formats: list[str], max_bytes: int = MAX_BYTES) -> str:
+    """Return the normalised extension, or raise FileRejected with the reason."""
+    ext = extension_of(upload.file_name)
+    allowed = {f.lower() for f in formats} | ({"jpeg"} if "jpg" in formats else set())
+    if not upload.data:
+        raise FileRejected("file.empty", name=upload.file_name)
+    if len(upload.data) > max_bytes:
+        raise FileRejected("file.too_large", name=upload.file_name, mb=max_bytes // (1024 * 1024))
+    if ext not in allowed:
+        raise FileRejected("file.wrong_type", name=upload.file_name, formats="、".join(formats))
+    if not any(upload.data.startswith(sig) for sig in SIGNATURES.get(ext, (b"",))):
+        raise FileRejected("file.content_mismatch", name=upload.file_name, ext=ext)
+    return ext
+
+
+def store(conn: Connection, upload: Upload, *, formats: list[str], owner_user_id: int | None,
+          uploaded_by: int | None, max_bytes: int = MAX_BYTES) -> int:
+    """Check and keep one file; returns its file_id. The bytes are written before the row, so a row never
+    points at a missing file (a crash leaves at most an unreferenced file, never a dangling row)."""
+    ext = check_upload(upload, formats, max_bytes)
+    digest = hashlib.sha256(upload.data).hexdigest()
+    path = FILES_DIR / digest[:2] / digest
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(upload.data)
+        os.replace(tmp, path)
+    return int(conn.execute(s.stored_files.insert().values(
+        owner_user_id=owner_user_id, file_name=Path(upload.file_name).name[:200], extension=ext,
+        size_bytes=len(upload.data), sha256=digest, storage_path=str(path.relative_to(FILES_DIR)),
+        uploaded_at=timeutil.now(), uploaded_by=uploaded_by,
+    ).returning(s.stored_files.c.file_id)).scalar_one())
+
+
+def read(conn: Connection, file_id: int) -> tuple[Any, bytes]:
+    row = conn.execute(sa.select(s.stored_files).where(s.stored_files.c.file_id == file_id)).fetchone()
+    if row is None:
+        raise FileRejected("file.missing")
+    data = (FILES_DIR / row.storage_path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != row.sha256:
+        raise FileRejected("file.corrupt")
+    return row, data
+
+
+def add_to_locker(conn: Connection, *, owner_user_id: int, kind: str, name: str, file_id: int | None = None,
+                  source_case_id: int | None = None, item_code: str | None = None,
+                  certificate_no: str | None = None, issued_on: date | None = None,
+                  expires_on: date | None = None) -> int:
+    return int(conn.execute(s.locker_items.insert().values(
+        owner_user_id=owner_user_id, kind=kind, name=name, file_id=file_id, source_case_id=source_case_id,
+        item_code=item_code, certificate_no=certificate_no, issued_on=issued_on, expires_on=expires_on,
+        created_at=timeutil.now(),
+    ).returning(s.locker_items.c.locker_id)).scalar_one())
