@@ -29,6 +29,9 @@ TICKET_SECONDS = 60
 # checked as a wrong password (never an exception).
 MAX_PASSWORD_BYTES = 72
 _DUMMY_HASH: str | None = None
+# Applicants recorded by a window clerk have no password until they register themselves (which claims the
+# row): a value that is not a bcrypt hash can never match.
+WINDOW_ONLY_HASH = "!window-registered"
 
 
 def _hasher():  # noqa: ANN202
@@ -151,9 +154,19 @@ def register_applicant(db: Database, *, username: str, password: str, display_na
     digest = hash_password(password)
 
     def work(conn: Connection) -> int:
-        if conn.execute(sa.select(s.users.c.user_id).where(s.users.c.id_number == id_number,
-                                                           s.users.c.role == wf.APPLICANT)).fetchone():
+        existing = conn.execute(sa.select(s.users.c.user_id, s.users.c.password_hash)
+                                .where(s.users.c.id_number == id_number, s.users.c.role == wf.APPLICANT)).fetchone()
+        if existing is not None and existing.password_hash != WINDOW_ONLY_HASH:
             raise AuthError("auth.id_registered")
+        if conn.execute(sa.select(s.users.c.user_id).where(s.users.c.username == username)).fetchone():
+            raise AuthError("auth.username_taken")
+        if existing is not None:
+            # Registered at a window before: the applicant takes over that record and sees those cases.
+            conn.execute(s.users.update().where(s.users.c.user_id == existing.user_id).values(
+                username=username, password_hash=digest, display_name=display_name.strip(), id_kind=id_kind,
+                phone=phone or None))
+            audit.record(conn, "register_claim", user_id=existing.user_id, username=username)
+            return int(existing.user_id)
         user_id = create_user(conn, username=username, password=None, password_hash=digest,
                               display_name=display_name.strip(), role=wf.APPLICANT, id_kind=id_kind,
                               id_number=id_number, phone=phone)

@@ -1,6 +1,6 @@
 """Who may see and act on what. Enforced here, in app/, whatever page asks.
 
-An applicant sees only their own cases; a window clerk the cases of their window's area; an officer or
+An applicant sees only their own cases; a window clerk only the cases they registered; an officer or
 head only their department's cases in their unit's subtree of the region tree (region codes are prefixes
 of their descendants: 4207 → 420704 → 420704001 → 420704001001); supervisors, leaders and admins see all,
 with personal identifiers masked.
@@ -50,7 +50,7 @@ def case_scope(actor: Actor) -> sa.ColumnElement[bool]:
     if actor.role == wf.APPLICANT:
         return c.applicant_user_id == actor.user_id
     if actor.role == wf.WINDOW_CLERK:
-        return sa.or_(c.agent_user_id == actor.user_id, c.region_code.startswith(actor.region_code or "\x00"))
+        return c.agent_user_id == actor.user_id  # only the cases they registered at their window
     if actor.role in (wf.OFFICER, wf.HEAD):
         return sa.and_(c.dept_code == (actor.dept_code or "\x00"),
                        c.region_code.startswith(actor.region_code or "\x00"))
@@ -63,7 +63,7 @@ def can_view(actor: Actor, case: Any) -> bool:
     if actor.role == wf.APPLICANT:
         return case.applicant_user_id == actor.user_id
     if actor.role == wf.WINDOW_CLERK:
-        return case.agent_user_id == actor.user_id or case.region_code.startswith(actor.region_code or "\x00")
+        return case.agent_user_id == actor.user_id
     if actor.role in (wf.OFFICER, wf.HEAD):
         return case.dept_code == actor.dept_code and case.region_code.startswith(actor.region_code or "\x00")
     return actor.role in (wf.SUPERVISOR, wf.LEADER, wf.ADMIN, "system")

@@ -60,7 +60,8 @@ def enterprise_applicant() -> cases.Applicant:
 
 
 def file_case(db: Database, actor: Actor, *, item_code: str = "4207-SCJG-003", region: str = VILLAGE,
-              submit: bool = True, at: datetime | None = None) -> dict:
-    applicant = applicant_of(db, actor) if actor.role == wf.APPLICANT else enterprise_applicant()
+              submit: bool = True, at: datetime | None = None, applicant: cases.Applicant | None = None) -> dict:
+    if applicant is None:
+        applicant = applicant_of(db, actor) if actor.role == wf.APPLICANT else enterprise_applicant()
     return cases.create_case(db, actor, item_code=item_code, applicant=applicant, region_code=region,
                              channel="online" if actor.role == wf.APPLICANT else "window", submit=submit, at=at)

@@ -1,0 +1,388 @@
+"""The applicant's side of a case (外网申报) and window intake: drafts, materials, submission, supplements,
+withdrawal, rating and complaints — every one a transition of the declared workflow, in one transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app import calendar_store, cases, files, forms, timeutil
+from app import schema as s
+from app import workflow as wf
+from app.db import Database
+from app.permissions import Actor, PermissionDenied
+from app.validators import validate_credit_code, validate_resident_id
+
+COMPLAINT_ANSWER_DAYS = 5   # working days for the department to answer (configurable later, domain.md §6)
+RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+
+# A material answer: an upload, or a locker entry standing in for it.
+MaterialAnswer = files.Upload | int
+
+
+class ApplicationError(ValueError):
+    """A refused request with the reasons, as i18n keys and params; `problems` maps fields to reasons."""
+
+    def __init__(self, key: str, problems: dict[str, tuple[str, dict[str, Any]]] | None = None, **params: Any):
+        super().__init__(key)
+        self.key = key
+        self.params = params
+        self.problems = problems or {}
+
+
+@dataclass(frozen=True)
+class Material:
+    seq: int
+    name: str
+    required: bool
+    original_or_copy: str
+    formats: list[str]
+    reuse_certificate: str
+    reuse_item_code: str | None
+    note: str
+
+
+def item_materials(db: Database, item_code: str, version: int) -> list[Material]:
+    t = s.item_materials
+    with db.read() as conn:
+        rows = conn.execute(sa.select(t).where(t.c.item_code == item_code, t.c.version == version)
+                            .order_by(t.c.seq)).fetchall()
+    return [Material(r.seq, r.name, bool(r.required), r.original_or_copy or "", list(r.formats or []),
+                     r.reuse_certificate or "", r.reuse_item_code, r.note or "") for r in rows]
+
+
+def account(db: Database, user_id: int) -> dict[str, Any]:
+    with db.read() as conn:
+        row = conn.execute(sa.select(s.users).where(s.users.c.user_id == user_id)).fetchone()
+    return dict(row._mapping) if row else {}
+
+
+def applicant_from_account(db: Database, user_id: int) -> cases.Applicant:
+    acc = account(db, user_id)
+    return cases.Applicant(name=acc["display_name"], id_kind=acc["id_kind"], id_number=acc["id_number"],
+                           user_id=user_id)
+
+
+# -- materials ----------------------------------------------------------------------------------------------
+def _locker_entry(conn: Connection, owner: int, locker_id: int) -> Any:
+    row = conn.execute(sa.select(s.locker_items).where(s.locker_items.c.locker_id == locker_id)).fetchone()
+    if row is None or row.owner_user_id != owner:
+        raise ApplicationError("material.locker_not_yours")
+    if row.expires_on is not None and row.expires_on < timeutil.today():
+        raise ApplicationError("material.locker_expired", name=row.name)
+    return row
+
+
+def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialAnswer], round_: int,
+            actor: Actor, materials: list[Material]) -> None:
+    by_seq = {m.seq: m for m in materials}
+    owner = case["applicant_user_id"]
+    for seq, answer in answers.items():
+        material = by_seq.get(seq)
+        if material is None:
+            raise ApplicationError("material.unknown")
+        file_id = locker_id = None
+        if isinstance(answer, files.Upload):
+            try:
+                file_id = files.store(conn, answer, formats=material.formats, owner_user_id=owner,
+                                      uploaded_by=actor.user_id)
+            except files.FileRejected as exc:
+                raise ApplicationError(exc.key, {f"material_{seq}": (exc.key, exc.params)}, **exc.params) from exc
+            if owner is not None:
+                locker_id = files.add_to_locker(conn, owner_user_id=owner, kind="material", name=material.name,
+                                                file_id=file_id, source_case_id=case["case_id"])
+        else:
+            if owner is None:
+                raise ApplicationError("material.locker_not_yours")
+            entry = _locker_entry(conn, owner, int(answer))
+            if entry.kind == "certificate" and entry.item_code != material.reuse_item_code:
+                raise ApplicationError("material.certificate_mismatch", name=material.name)
+            locker_id, file_id = entry.locker_id, entry.file_id
+        conn.execute(s.case_materials.delete().where(s.case_materials.c.case_id == case["case_id"],
+                                                     s.case_materials.c.material_seq == seq,
+                                                     s.case_materials.c.round == round_))
+        conn.execute(s.case_materials.insert().values(case_id=case["case_id"], material_seq=seq, round=round_,
+                                                      file_id=file_id, locker_id=locker_id,
+                                                      provided_at=timeutil.now(), provided_by=actor.user_id))
+
+
+def provided_materials(db: Database, actor: Actor, case_id: int) -> dict[int, dict[str, Any]]:
+    """The latest file or locker entry given for each material of a case (the actor must see the case)."""
+    cases.get_case(db, actor, case_id)
+    cm, f, lk = s.case_materials, s.stored_files, s.locker_items
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(cm.c.material_seq, cm.c.round, cm.c.file_id, cm.c.locker_id, f.c.file_name, f.c.size_bytes,
+                      lk.c.name.label("locker_name"), lk.c.certificate_no)
+            .select_from(cm.outerjoin(f, f.c.file_id == cm.c.file_id).outerjoin(lk, lk.c.locker_id == cm.c.locker_id))
+            .where(cm.c.case_id == case_id).order_by(cm.c.material_seq, cm.c.round)).fetchall()
+    return {r.material_seq: dict(r._mapping) for r in rows}
+
+
+# -- applying -----------------------------------------------------------------------------------------------
+def _kind(case: dict[str, Any]) -> str:
+    return forms.applicant_kind(case["applicant_id_kind"])
+
+
+def save_draft(db: Database, actor: Actor, case_id: int, *, expected_version: int, values: dict[str, Any],
+               materials: dict[int, MaterialAnswer] | None = None) -> dict[str, Any]:
+    """Keep what was filled in so far (not validated yet) and any materials given."""
+    case = cases.get_case(db, actor, case_id)
+    form = forms.load_form(db, case["item_code"], case["item_version"])
+    mats = item_materials(db, case["item_code"], case["item_version"])
+
+    def apply(conn: Connection, current: dict[str, Any]) -> dict[str, Any]:
+        _attach(conn, current, materials or {}, 0, actor, mats)
+        return {"form_data": forms.clean(form, values, _kind(current))}
+
+    return cases.perform(db, actor, case_id, "edit_draft", expected_version=expected_version, apply=apply)
+
+
+def missing_materials(mats: list[Material], have: set[int]) -> list[Material]:
+    return [m for m in mats if m.required and m.seq not in have]
+
+
+def submit(db: Database, actor: Actor, case_id: int, *, expected_version: int, values: dict[str, Any],
+           materials: dict[int, MaterialAnswer] | None = None) -> dict[str, Any]:
+    """Validate the form and the mandatory materials, then submit; nothing is kept if anything is wrong."""
+    case = cases.get_case(db, actor, case_id)
+    form = forms.load_form(db, case["item_code"], case["item_version"])
+    kind = _kind(case)
+    problems = forms.validate(form, values, kind)
+    if kind == "person" and values.get("applicant_id") and values["applicant_id"].strip().upper() != case["applicant_id_number"]:
+        problems["applicant_id"] = ("form.id_mismatch", {})
+    if problems:
+        raise ApplicationError("form.invalid", problems)
+    mats = item_materials(db, case["item_code"], case["item_version"])
+    given = set(provided_materials(db, actor, case_id)) | set((materials or {}).keys())
+    missing = missing_materials(mats, given)
+    if missing:
+        raise ApplicationError("material.missing", {f"material_{m.seq}": ("material.missing_one", {"name": m.name})
+                                                    for m in missing}, names="、".join(m.name for m in missing))
+
+    def apply(conn: Connection, current: dict[str, Any]) -> dict[str, Any]:
+        _attach(conn, current, materials or {}, 0, actor, mats)
+        return {"form_data": forms.clean(form, values, kind)}
+
+    return cases.perform(db, actor, case_id, "submit", expected_version=expected_version, apply=apply)
+
+
+def start(db: Database, actor: Actor, item_code: str, *, region_code: str, request_key: str,
+          applicant: cases.Applicant | None = None, window_id: str | None = None) -> dict[str, Any]:
+    """Open a draft for an item (an applicant for themselves; a clerk for the applicant at the window)."""
+    if actor.role == wf.APPLICANT:
+        applicant = applicant_from_account(db, actor.user_id)
+        channel = "online"
+    elif actor.role == wf.WINDOW_CLERK:
+        if applicant is None:
+            raise ApplicationError("window.applicant_required")
+        window_id = window_id or clerk_window(db, actor)
+        channel = "window"
+    else:
+        raise PermissionDenied("perm.create_case")
+    return cases.create_case(db, actor, item_code=item_code, applicant=applicant, region_code=region_code,
+                             channel=channel, window_id=window_id, request_key=request_key)
+
+
+def last_supplement_request(db: Database, actor: Actor, case_id: int) -> dict[str, Any] | None:
+    for event in reversed(cases.case_events(db, actor, case_id)):
+        if event["action"] == "request_supplement":
+            return event
+    return None
+
+
+def answer_supplement(db: Database, actor: Actor, case_id: int, *, expected_version: int,
+                      materials: dict[int, MaterialAnswer]) -> dict[str, Any]:
+    """Upload exactly the materials the one-time notice listed; the clock restarts where it stopped."""
+    case = cases.get_case(db, actor, case_id)
+    notice = last_supplement_request(db, actor, case_id)
+    listed = set((notice or {}).get("payload", {}).get("materials") or [])
+    given = set(materials)
+    if given != listed:
+        mats = {m.seq: m.name for m in item_materials(db, case["item_code"], case["item_version"])}
+        missing = sorted(listed - given)
+        raise ApplicationError("supplement.exactly_listed",
+                               names="、".join(mats.get(m, str(m)) for m in missing) or "—")
+    mats = item_materials(db, case["item_code"], case["item_version"])
+    round_ = case["supplement_count"]
+
+    def apply(conn: Connection, current: dict[str, Any]) -> None:
+        _attach(conn, current, materials, round_, actor, mats)
+
+    return cases.perform(db, actor, case_id, "supplement", expected_version=expected_version, apply=apply,
+                         payload={"materials": sorted(given)})
+
+
+def withdraw(db: Database, actor: Actor, case_id: int, *, expected_version: int, reason: str | None = None) -> dict:
+    return cases.perform(db, actor, case_id, "withdraw", expected_version=expected_version, comment=reason)
+
+
+def rate(db: Database, actor: Actor, case_id: int, *, expected_version: int, level: int,
+         comment: str | None = None) -> dict[str, Any]:
+    """好差评: five levels, once per case, after completion; nobody can change it afterwards."""
+    if level not in RATING_LEVELS:
+        raise ApplicationError("rating.level")
+    if comment and len(comment) > 500:
+        raise ApplicationError("rating.too_long")
+
+    def apply(conn: Connection, current: dict[str, Any]) -> None:
+        if conn.execute(sa.select(s.ratings.c.case_id).where(s.ratings.c.case_id == case_id)).fetchone():
+            raise ApplicationError("rating.already")
+        conn.execute(s.ratings.insert().values(case_id=case_id, level=level, comment=(comment or "").strip() or None,
+                                               rated_at=timeutil.now(), user_id=actor.user_id))
+
+    return cases.perform(db, actor, case_id, "rate", expected_version=expected_version, apply=apply,
+                         payload={"level": level})
+
+
+def complain(db: Database, actor: Actor, case_id: int, *, expected_version: int, content: str) -> dict[str, Any]:
+    content = (content or "").strip()
+    if len(content) < 5:
+        raise ApplicationError("complaint.too_short")
+    if len(content) > 2000:
+        raise ApplicationError("complaint.too_long")
+    cal = calendar_store.load_calendar(db)
+    due = cal.add_working_days(timeutil.today(), COMPLAINT_ANSWER_DAYS)
+
+    def apply(conn: Connection, current: dict[str, Any]) -> None:
+        conn.execute(s.complaints.insert().values(case_id=case_id, user_id=actor.user_id, content=content,
+                                                  created_at=timeutil.now(), due_on=due))
+
+    return cases.perform(db, actor, case_id, "complain", expected_version=expected_version, comment=content,
+                         apply=apply)
+
+
+def rating_of(db: Database, case_id: int) -> dict[str, Any] | None:
+    with db.read() as conn:
+        row = conn.execute(sa.select(s.ratings).where(s.ratings.c.case_id == case_id)).fetchone()
+    return dict(row._mapping) if row else None
+
+
+# -- what the applicant sees -----------------------------------------------------------------------------------
+APPLICANT_MESSAGES = {
+    "submit": "msg.submitted", "accept": "msg.accepted", "request_supplement": "msg.supplement_needed",
+    "supplement": "msg.supplemented", "refuse_intake": "msg.not_accepted", "start_review": "msg.under_review",
+    "suspend": "msg.suspended", "resume": "msg.resumed", "extend": "msg.extended", "approve": "msg.approved",
+    "refuse": "msg.refused", "complete": "msg.result_ready", "withdraw": "msg.withdrawn",
+    "transfer": "msg.transferred", "receive_transfer": "msg.received", "rate": "msg.rated",
+    "complain": "msg.complained",
+}
+
+
+def applicant_timeline(db: Database, actor: Actor, case_id: int) -> list[dict[str, Any]]:
+    """Events meant for the applicant (internal review opinions are not), each with its message key."""
+    out = []
+    for e in cases.case_events(db, actor, case_id):
+        key = APPLICANT_MESSAGES.get(e["action"])
+        if key:
+            public_comment = e["comment"] if e["action"] in ("request_supplement", "refuse_intake", "refuse",
+                                                              "suspend", "extend", "withdraw", "complain") else None
+            out.append({"occurred_at": e["occurred_at"], "action": e["action"], "message_key": key,
+                        "comment": public_comment, "payload": e["payload"] or {}})
+    return out
+
+
+def my_cases(db: Database, actor: Actor) -> list[dict[str, Any]]:
+    if actor.role != wf.APPLICANT:
+        raise PermissionDenied("perm.denied")
+    c, it = s.cases.c, s.items
+    q = (sa.select(c.case_id, c.case_no, c.state, c.item_code, it.c.name.label("item"), c.submitted_at,
+                   c.promised_due, c.warning_level, c.channel, c.version, c.created_at)
+         .select_from(s.cases.join(it, sa.and_(it.c.item_code == c.item_code, it.c.version == c.item_version)))
+         .where(c.applicant_user_id == actor.user_id).order_by(c.case_id.desc()))
+    with db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def locker(db: Database, actor: Actor) -> list[dict[str, Any]]:
+    if actor.role != wf.APPLICANT:
+        raise PermissionDenied("perm.denied")
+    lk, f = s.locker_items, s.stored_files
+    q = (sa.select(lk.c.locker_id, lk.c.kind, lk.c.name, lk.c.certificate_no, lk.c.item_code, lk.c.issued_on,
+                   lk.c.expires_on, lk.c.created_at, f.c.file_name, f.c.size_bytes, lk.c.file_id)
+         .select_from(lk.outerjoin(f, f.c.file_id == lk.c.file_id))
+         .where(lk.c.owner_user_id == actor.user_id).order_by(lk.c.locker_id.desc()))
+    with db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def read_file_for(db: Database, actor: Actor, file_id: int) -> tuple[str, bytes]:
+    """A stored file for someone entitled to it: its owner, or staff who can see a case that uses it."""
+    with db.read() as conn:
+        row = conn.execute(sa.select(s.stored_files).where(s.stored_files.c.file_id == file_id)).fetchone()
+        if row is None:
+            raise PermissionDenied("perm.denied")
+        allowed = row.owner_user_id == actor.user_id
+        if not allowed and actor.is_staff:
+            case_ids = [r[0] for r in conn.execute(sa.select(s.case_materials.c.case_id)
+                                                   .where(s.case_materials.c.file_id == file_id))]
+            for cid in case_ids:
+                try:
+                    cases.get_case(db, actor, cid)
+                    allowed = True
+                    break
+                except cases.CaseError:
+                    continue
+        if not allowed:
+            raise PermissionDenied("perm.denied")
+        meta, data = files.read(conn, file_id)
+    return meta.file_name, data
+
+
+# -- window intake ------------------------------------------------------------------------------------------
+def clerk_window(db: Database, actor: Actor) -> str:
+    with db.read() as conn:
+        row = conn.execute(sa.select(s.service_windows.c.window_id).where(s.service_windows.c.unit_id == actor.unit_id)
+                           .order_by(s.service_windows.c.window_id).limit(1)).fetchone()
+    if row is None:
+        raise ApplicationError("window.none")
+    return row.window_id
+
+
+def find_applicant(db: Database, actor: Actor, id_number: str) -> dict[str, Any] | None:
+    if actor.role != wf.WINDOW_CLERK:
+        raise PermissionDenied("perm.denied")
+    id_number = (id_number or "").strip().upper()
+    with db.read() as conn:
+        row = conn.execute(sa.select(s.users.c.user_id, s.users.c.display_name, s.users.c.id_kind,
+                                     s.users.c.id_number, s.users.c.phone)
+                           .where(s.users.c.id_number == id_number, s.users.c.role == wf.APPLICANT)).fetchone()
+    return dict(row._mapping) if row else None
+
+
+def register_present_applicant(db: Database, actor: Actor, *, name: str, id_kind: str, id_number: str,
+                               phone: str | None) -> int:
+    """A clerk records an applicant who is present and has no account: the row cannot sign in until the
+    applicant registers with the same identifier (app.auth.register_applicant then claims it)."""
+    from app import audit, auth
+
+    if actor.role != wf.WINDOW_CLERK:
+        raise PermissionDenied("perm.denied")
+    id_number = (id_number or "").strip().upper()
+    err = (validate_resident_id(id_number) if id_kind == "resident_id" else
+           validate_credit_code(id_number) if id_kind == "credit_code" else "id.kind")
+    if err:
+        raise ApplicationError(err)
+    if not (name or "").strip():
+        raise ApplicationError("auth.name_required")
+    if phone and not forms.PHONE.fullmatch(phone.strip()):
+        raise ApplicationError("form.phone", label="联系电话")
+
+    def work(conn: Connection) -> int:
+        existing = conn.execute(sa.select(s.users.c.user_id).where(s.users.c.id_number == id_number,
+                                                                   s.users.c.role == wf.APPLICANT)).fetchone()
+        if existing:
+            return int(existing.user_id)
+        user_id = auth.create_user(conn, username=f"w{id_number.lower()}", password=None,
+                                   password_hash=auth.WINDOW_ONLY_HASH, display_name=name.strip(),
+                                   role=wf.APPLICANT, id_kind=id_kind, id_number=id_number,
+                                   phone=(phone or "").strip() or None)
+        audit.record(conn, "window_register_applicant", user_id=actor.user_id, username=actor.username,
+                     detail={"applicant_user_id": user_id})
+        return user_id
+
+    return db.write(work)
