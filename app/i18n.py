@@ -32,6 +32,13 @@ M: dict[str, tuple[str, str]] = {
     "page.home_supervisor": ("实时监控", "Live monitor"),
     "page.home_leader": ("领导驾驶舱", "Leadership overview"),
     "page.home_admin": ("系统管理", "Administration"),
+    "page.catalogue": ("办事指南", "Service guide"),
+    "page.apply": ("我要办", "Apply"),
+    "page.my_cases": ("我的办件", "My cases"),
+    "page.locker": ("材料库", "Material locker"),
+    "page.messages": ("消息", "Messages"),
+    "page.window_intake": ("窗口受理", "Window intake"),
+    "page.window_cases": ("本窗口办件", "Cases of this window"),
     # -- roles ----------------------------------------------------------------------------------------
     "role.applicant": ("申请人", "Applicant"),
     "role.window_clerk": ("窗口人员", "Window clerk"),

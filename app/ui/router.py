@@ -26,30 +26,40 @@ tr = ui.tr
 PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
 
 
-def page(path: str, key: str, url: str, default: bool = False) -> st.Page:
-    return st.Page(PAGES_DIR / Path(path).name, title=tr(key), url_path=url, default=default)
+def page(name: str, key: str, url: str, default: bool = False) -> st.Page:
+    return st.Page(PAGES_DIR / name, title=tr(key), url_path=url, default=default)
 
 
-public_home = lambda default=False: page("pages/public_home.py", "page.public_home", "public", default)  # noqa: E731
-HOME_BY_ROLE = {
-    wf.APPLICANT: ("pages/home_applicant.py", "page.home_applicant", "my"),
-    wf.WINDOW_CLERK: ("pages/home_clerk.py", "page.home_clerk", "window"),
-    wf.OFFICER: ("pages/home_officer.py", "page.home_officer", "desk"),
-    wf.HEAD: ("pages/home_officer.py", "page.home_head", "desk"),
-    wf.SUPERVISOR: ("pages/home_supervisor.py", "page.home_supervisor", "monitor"),
-    wf.LEADER: ("pages/home_leader.py", "page.home_leader", "overview"),
-    wf.ADMIN: ("pages/home_admin.py", "page.home_admin", "admin"),
+# The screens of each role (domain.md §12): (file in pages/, title key, URL path); the first is its home.
+PUBLIC_PAGES = [("public_home.py", "page.public_home", "public"), ("catalogue.py", "page.catalogue", "guide")]
+ACCOUNT_PAGES = [("sign_in.py", "page.sign_in", "signin"), ("register.py", "page.register", "register")]
+ROLE_PAGES = {
+    wf.APPLICANT: [("home_applicant.py", "page.home_applicant", "my"), ("apply.py", "page.apply", "apply"),
+                   ("my_cases.py", "page.my_cases", "cases"), ("locker.py", "page.locker", "locker"),
+                   ("messages.py", "page.messages", "messages")],
+    wf.WINDOW_CLERK: [("home_clerk.py", "page.home_clerk", "window"),
+                      ("window_intake.py", "page.window_intake", "intake"),
+                      ("window_cases.py", "page.window_cases", "window-cases")],
+    wf.OFFICER: [("home_officer.py", "page.home_officer", "desk")],
+    wf.HEAD: [("home_officer.py", "page.home_head", "desk")],
+    wf.SUPERVISOR: [("home_supervisor.py", "page.home_supervisor", "monitor")],
+    wf.LEADER: [("home_leader.py", "page.home_leader", "overview")],
+    wf.ADMIN: [("home_admin.py", "page.home_admin", "admin")],
 }
 
+
+def build(specs: list[tuple[str, str, str]], default_first: bool) -> list[st.Page]:
+    return [page(name, key, url, default=default_first and n == 0) for n, (name, key, url) in enumerate(specs)]
+
+
 if actor is None:
-    home = public_home(default=True)
-    pages = {tr("nav.public"): [home],
-             tr("nav.account"): [page("pages/sign_in.py", "page.sign_in", "signin"),
-                                 page("pages/register.py", "page.register", "register")]}
+    public = build(PUBLIC_PAGES, default_first=True)
+    home = public[0]
+    pages = {tr("nav.public"): public, tr("nav.account"): build(ACCOUNT_PAGES, default_first=False)}
 else:
-    path, key, url = HOME_BY_ROLE[actor.role]
-    home = page(path, key, url, default=True)
-    pages = {tr("nav.work"): [home], tr("nav.public"): [public_home()]}
+    work = build(ROLE_PAGES[actor.role], default_first=True)
+    home = work[0]
+    pages = {tr("nav.work"): work, tr("nav.public"): build(PUBLIC_PAGES, default_first=False)}
 
 nav = st.navigation(pages)
 if st.session_state.pop("ezz_go_home", False):
