@@ -21,7 +21,6 @@ from app import schema as s
 from app import timeutil
 from app.config import DATA_DIR
 
-FILES_DIR = Path(os.environ.get("EZZ_FILES_DIR", DATA_DIR / "files"))
 MAX_BYTES = 20 * 1024 * 1024
 
 # The first bytes each accepted format starts with. OFD, DOCX and XLSX are ZIP containers; DOC and XLS are
@@ -38,6 +37,11 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "xls": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
     "dwg": (b"AC10",),
 }
+
+
+def files_dir() -> Path:
+    """Where uploads are kept: EZZ_FILES_DIR, else data/files (read at each call so tests can redirect it)."""
+    return Path(os.environ.get("EZZ_FILES_DIR") or DATA_DIR / "files")
 
 
 class FileRejected(ValueError):
@@ -78,7 +82,8 @@ def store(conn: Connection, upload: Upload, *, formats: list[str], owner_user_id
     points at a missing file (a crash leaves at most an unreferenced file, never a dangling row)."""
     ext = check_upload(upload, formats, max_bytes)
     digest = hashlib.sha256(upload.data).hexdigest()
-    path = FILES_DIR / digest[:2] / digest
+    root = files_dir()
+    path = root / digest[:2] / digest
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")
@@ -86,7 +91,7 @@ def store(conn: Connection, upload: Upload, *, formats: list[str], owner_user_id
         os.replace(tmp, path)
     return int(conn.execute(s.stored_files.insert().values(
         owner_user_id=owner_user_id, file_name=Path(upload.file_name).name[:200], extension=ext,
-        size_bytes=len(upload.data), sha256=digest, storage_path=str(path.relative_to(FILES_DIR)),
+        size_bytes=len(upload.data), sha256=digest, storage_path=str(path.relative_to(root)),
         uploaded_at=timeutil.now(), uploaded_by=uploaded_by,
     ).returning(s.stored_files.c.file_id)).scalar_one())
 
@@ -95,7 +100,7 @@ def read(conn: Connection, file_id: int) -> tuple[Any, bytes]:
     row = conn.execute(sa.select(s.stored_files).where(s.stored_files.c.file_id == file_id)).fetchone()
     if row is None:
         raise FileRejected("file.missing")
-    data = (FILES_DIR / row.storage_path).read_bytes()
+    data = (files_dir() / row.storage_path).read_bytes()
     if hashlib.sha256(data).hexdigest() != row.sha256:
         raise FileRejected("file.corrupt")
     return row, data
