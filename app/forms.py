@@ -107,8 +107,10 @@ def fields_for(form: list[FormField], kind: str) -> list[FormField]:
     return [f for f in form if f.applies_to in ("all", kind)]
 
 
-def prefill(form: list[FormField], account: dict[str, Any]) -> dict[str, Any]:
-    return {f.field_key: account.get(f.prefill) for f in form if f.prefill and account.get(f.prefill)}
+def prefill(form: list[FormField], account: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
+    """Answers taken from the applicant's account (name, identifier, phone), for the applicant's kind."""
+    shown = fields_for(form, kind) if kind else form
+    return {f.field_key: account.get(f.prefill) for f in shown if f.prefill and account.get(f.prefill)}
 
 
 def _empty(value: Any) -> bool:

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 
 import pytest
 
 from app import calendar_store
 from app.db import Database, forget_databases
+
+# Uploaded files of the tests go to a temporary folder, never into data/files.
+os.environ["EZZ_FILES_DIR"] = tempfile.mkdtemp(prefix="ezz-files-")
 
 PG_URL = os.environ.get("EZZ_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["duckdb", "postgresql"]
