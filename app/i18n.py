@@ -263,6 +263,7 @@ M: dict[str, tuple[str, str]] = {
     "msg.received": ("承办单位已接收。", "Received by the new unit."),
     "msg.rated": ("感谢您的评价。", "Thank you for rating."),
     "msg.complained": ("投诉已提交，将按时答复。", "Complaint filed; it will be answered in time."),
+    "doc.receipt_not_submitted": ("办件尚未提交，无法出具回执。", "The case has not been submitted yet, so no receipt can be issued."),
     "export.csv": ("导出 CSV", "Export CSV"),
     "export.xlsx": ("导出 Excel", "Export Excel"),
 }
