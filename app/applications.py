@@ -153,8 +153,11 @@ def submit(db: Database, actor: Actor, case_id: int, *, expected_version: int, v
     form = forms.load_form(db, case["item_code"], case["item_version"])
     kind = _kind(case)
     problems = forms.validate(form, values, kind)
-    if kind == "person" and values.get("applicant_id") and values["applicant_id"].strip().upper() != case["applicant_id_number"]:
-        problems["applicant_id"] = ("form.id_mismatch", {})
+    # The identifier answered in the form must be the case applicant's own (person or enterprise).
+    id_field = "applicant_id" if kind == "person" else "credit_code"
+    answered = str(values.get(id_field) or "").strip().upper()
+    if answered and answered != case["applicant_id_number"] and id_field not in problems:
+        problems[id_field] = ("form.id_mismatch", {})
     if problems:
         raise ApplicationError("form.invalid", problems)
     mats = item_materials(db, case["item_code"], case["item_version"])
@@ -180,7 +183,10 @@ def start(db: Database, actor: Actor, item_code: str, *, region_code: str, reque
     elif actor.role == wf.WINDOW_CLERK:
         if applicant is None:
             raise ApplicationError("window.applicant_required")
-        window_id = window_id or clerk_window(db, actor)
+        own = clerk_window(db, actor)
+        if window_id is not None and window_id != own:
+            raise PermissionDenied("perm.other_window")  # a clerk files only at their own window
+        window_id = own
         channel = "window"
     else:
         raise PermissionDenied("perm.create_case")
@@ -350,7 +356,8 @@ def find_applicant(db: Database, actor: Actor, id_number: str) -> dict[str, Any]
     with db.read() as conn:
         row = conn.execute(sa.select(s.users.c.user_id, s.users.c.display_name, s.users.c.id_kind,
                                      s.users.c.id_number, s.users.c.phone)
-                           .where(s.users.c.id_number == id_number, s.users.c.role == wf.APPLICANT)).fetchone()
+                           .where(s.users.c.id_number == id_number, s.users.c.role == wf.APPLICANT,
+                                  s.users.c.active)).fetchone()
     return dict(row._mapping) if row else None
 
 
@@ -370,17 +377,22 @@ def register_present_applicant(db: Database, actor: Actor, *, name: str, id_kind
     if not (name or "").strip():
         raise ApplicationError("auth.name_required")
     if phone and not forms.PHONE.fullmatch(phone.strip()):
-        raise ApplicationError("form.phone", label="联系电话")
+        raise ApplicationError("window.phone_invalid")
 
     def work(conn: Connection) -> int:
         existing = conn.execute(sa.select(s.users.c.user_id).where(s.users.c.id_number == id_number,
                                                                    s.users.c.role == wf.APPLICANT)).fetchone()
         if existing:
             return int(existing.user_id)
-        user_id = auth.create_user(conn, username=f"w{id_number.lower()}", password=None,
-                                   password_hash=auth.WINDOW_ONLY_HASH, display_name=name.strip(),
-                                   role=wf.APPLICANT, id_kind=id_kind, id_number=id_number,
-                                   phone=(phone or "").strip() or None)
+        try:
+            user_id = auth.create_user(conn, username=f"w{id_number.lower()}", password=None,
+                                       password_hash=auth.WINDOW_ONLY_HASH, display_name=name.strip(),
+                                       role=wf.APPLICANT, id_kind=id_kind, id_number=id_number,
+                                       phone=(phone or "").strip() or None)
+        except auth.AuthError as exc:
+            raise ApplicationError(exc.key) from exc
+        # The applicant's place defaults to the window's area (used to prefill the place of later cases).
+        conn.execute(s.users.update().where(s.users.c.user_id == user_id).values(region_code=actor.region_code))
         audit.record(conn, "window_register_applicant", user_id=actor.user_id, username=actor.username,
                      detail={"applicant_user_id": user_id})
         return user_id

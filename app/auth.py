@@ -154,7 +154,7 @@ def register_applicant(db: Database, *, username: str, password: str, display_na
     digest = hash_password(password)
 
     def work(conn: Connection) -> int:
-        existing = conn.execute(sa.select(s.users.c.user_id, s.users.c.password_hash)
+        existing = conn.execute(sa.select(s.users.c.user_id, s.users.c.password_hash, s.users.c.phone)
                                 .where(s.users.c.id_number == id_number, s.users.c.role == wf.APPLICANT)).fetchone()
         if existing is not None and existing.password_hash != WINDOW_ONLY_HASH:
             raise AuthError("auth.id_registered")
@@ -164,7 +164,7 @@ def register_applicant(db: Database, *, username: str, password: str, display_na
             # Registered at a window before: the applicant takes over that record and sees those cases.
             conn.execute(s.users.update().where(s.users.c.user_id == existing.user_id).values(
                 username=username, password_hash=digest, display_name=display_name.strip(), id_kind=id_kind,
-                phone=phone or None))
+                phone=phone or existing.phone))
             audit.record(conn, "register_claim", user_id=existing.user_id, username=username)
             return int(existing.user_id)
         user_id = create_user(conn, username=username, password=None, password_hash=digest,

@@ -148,7 +148,12 @@ def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applic
         if request_key:
             earlier = conn.execute(sa.select(s.cases).where(s.cases.c.request_key == request_key)).fetchone()
             if earlier is not None:
-                if earlier.applicant_user_id != applicant.user_id and earlier.agent_user_id != actor.user_id:
+                # The same request again (a double click) — the same actor, applicant, item and place;
+                # anything else reusing a key is refused rather than silently filed under old choices.
+                same = (earlier.item_code == item_code and earlier.region_code == region_code
+                        and earlier.applicant_id_number == applicant.id_number.strip().upper()
+                        and (earlier.applicant_user_id == actor.user_id or earlier.agent_user_id == actor.user_id))
+                if not same:
                     raise CaseError("case.request_key_reused")
                 return {**dict(earlier._mapping), "repeated": True}
         item = current_item(conn, item_code)

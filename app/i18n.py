@@ -155,6 +155,7 @@ M: dict[str, tuple[str, str]] = {
     "perm.case_action": ("您无权办理该办件。", "You may not act on this case."),
     "perm.create_case": ("只有申请人或窗口人员可以申报。", "Only applicants and window clerks can file."),
     "perm.create_for_other": ("申请人只能为本人申报。", "Applicants can only file for themselves."),
+    "perm.other_window": ("只能在本人所在窗口受理。", "You can only register applications at your own window."),
     "perm.page": ("该页面不对您的角色开放。", "This page is not open to your role."),
     # -- home pages -----------------------------------------------------------------------------------
     "home.columns": ("四大栏目", "The four columns"),
@@ -244,6 +245,7 @@ M: dict[str, tuple[str, str]] = {
     "complaint.too_short": ("投诉内容至少5个字。", "A complaint needs at least 5 characters."),
     "complaint.too_long": ("投诉内容不能超过2000字。", "A complaint may have at most 2000 characters."),
     "window.applicant_required": ("请先查找或登记申请人。", "Find or register the applicant first."),
+    "window.phone_invalid": ("联系电话应为11位手机号码或带区号的固定电话。", "The phone must be a mobile or landline number."),
     "window.none": ("您所在单位没有服务窗口。", "Your unit has no service window."),
     # -- messages to the applicant --------------------------------------------------------------------------
     "msg.submitted": ("申请已提交，等待受理。", "Submitted; waiting for intake."),
