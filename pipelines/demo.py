@@ -1,7 +1,7 @@
 """The demo data generator: a believable history of the platform, made through the rules and bulk-loaded.
 
     python -m pipelines.demo [--database-url URL] [--cases 100000] [--years 2] [--seed 42] [--end 2026-11-26]
-                             [--if-empty] [--chunk 50000]
+                             [--if-empty] [--chunk 50000] [--workers N]
 
 What it makes (domain.md §4–§8):
 
@@ -20,26 +20,33 @@ its events are chained with app/record.event_hash exactly as append_event chains
 cases are generated in chunks, oldest first, and bulk-loaded (Arrow into DuckDB, COPY into PostgreSQL), with
 identifiers reserved from the sequences the app uses, so the app's later inserts never collide.
 
-Deterministic for a given seed (and the same catalogue and calendar).
+Speed: cases are built in units of up to BUILD_UNIT by worker processes (or a thread, for small runs) while the
+main thread reserves identifiers and loads the previous chunk (one transaction per chunk); the clock's O(1)
+working-day arithmetic, cached due dates and memoised workflow checks keep a unit's Python work small.
+
+Deterministic for a given seed, chunk size, catalogue and calendar, whatever the number of workers.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import io
 import json
 import math
 import multiprocessing
 import os
+import pickle
 import random
 import sys
+import tempfile
 import time
 import zlib
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -52,7 +59,8 @@ from app import audit, calendar_store, clock
 from app import cases as case_service
 from app import schema as s
 from app import workflow as wf
-from app.auth import create_user, hash_password
+from app.applications import COMPLAINT_ANSWER_DAYS
+from app.auth import create_user, hash_password, password_problem
 from app.db import Database, get_database
 from app.record import GENESIS
 from app.reference import CITY_CODE, GENERAL_WINDOW_ID, LEADERSHIP_UNIT_ID, SERVICE_CENTRE_UNIT_ID, SUPERVISION_UNIT_ID
@@ -83,13 +91,13 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
                 "resident_id", make_resident_id("420704", date(1988, 5, 16), 123)),
     DemoAccount("ezhou_qiye", DEMO_PASSWORD, "鄂州市临空示范科技有限公司", wf.APPLICANT, None,
                 "credit_code", make_credit_code("91420704MA49XK2P3")),
-    DemoAccount("window_clerk", DEMO_PASSWORD, "李静", wf.WINDOW_CLERK, SERVICE_CENTRE_UNIT_ID),  # 市民中心综合受理窗口
-    DemoAccount("town_clerk", DEMO_PASSWORD, "陈芳", wf.WINDOW_CLERK, "U-420704001-BMFW"),        # 凤凰街道便民服务中心
+    DemoAccount("window_city", DEMO_PASSWORD, "李静", wf.WINDOW_CLERK, SERVICE_CENTRE_UNIT_ID),  # 市民中心综合受理窗口
+    DemoAccount("window_town", DEMO_PASSWORD, "陈芳", wf.WINDOW_CLERK, "U-420704001-BMFW"),        # 凤凰街道便民服务中心
     DemoAccount("scjg_officer", DEMO_PASSWORD, "王磊", wf.OFFICER, "U-4207-SCJG"),
     DemoAccount("scjg_head", DEMO_PASSWORD, "刘洋", wf.HEAD, "U-4207-SCJG"),
-    DemoAccount("ecq_scjg_officer", DEMO_PASSWORD, "赵敏", wf.OFFICER, "U-420704-SCJG"),           # 鄂城区市场监管局
-    DemoAccount("jc_supervisor", DEMO_PASSWORD, "孙建国", wf.SUPERVISOR, SUPERVISION_UNIT_ID),
-    DemoAccount("ld_leader", DEMO_PASSWORD, "周文华", wf.LEADER, LEADERSHIP_UNIT_ID),
+    DemoAccount("ec_scjg_officer", DEMO_PASSWORD, "赵敏", wf.OFFICER, "U-420704-SCJG"),           # 鄂城区市场监管局
+    DemoAccount("supervisor", DEMO_PASSWORD, "孙建国", wf.SUPERVISOR, SUPERVISION_UNIT_ID),
+    DemoAccount("leader", DEMO_PASSWORD, "周文华", wf.LEADER, LEADERSHIP_UNIT_ID),
     DemoAccount("admin", DEMO_PASSWORD, "吴涛", wf.ADMIN, SERVICE_CENTRE_UNIT_ID),
 )
 
@@ -107,14 +115,13 @@ P_REFUSE_INTAKE = 0.03
 P_TRANSFER = 0.004
 P_WITHDRAW_BEFORE_ACCEPT = 0.006
 P_WITHDRAW_IN_REVIEW = 0.012
-P_SPECIAL = 0.075                  # of promised (承诺件) items: ≈3% of all cases
+P_SPECIAL = 0.06                   # of promised (承诺件) items: ≈3% of all cases
 P_EXTEND = 0.055                   # of promised items: ≈2% of all cases
 P_OPINION = 0.35
 P_REFUSE = {True: 0.01, False: 0.07}   # by item.immediate: ≈4% of decisions
 P_LATE = {True: 0.02, False: 0.05}     # decided after the promised due date: ≈5% of completed cases
 P_RATED = 0.70
-P_COMPLAINT = 0.003                # plus more for late, refused and supplemented cases: ≈0.5% in all
-COMPLAINT_ANSWER_DAYS = 15         # working days to answer a complaint (the 好差评 rectification limit)
+P_COMPLAINT = 0.0025               # plus more for late, refused and supplemented cases: ≈0.5% in all
 STALL_ZONE = (25, 4)               # cases created this many working days before the end may stall …
 P_STALL = 0.04                     # … in an open state, so that every open state is seen at the end date
 STALL_MIN_PER_STATE = 2            # at least this many per open state in the last chunk
@@ -132,6 +139,8 @@ STALL_STATES = (wf.DRAFT, wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.ACCEPTED, wf.
                 wf.APPROVED, wf.REFUSED, wf.TRANSFERRED)
 _INTAKE_CLOCK_STATES = frozenset({wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.TRANSFERRED})
 _LIMIT_CLOCK_STATES = frozenset({wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE})
+_FINAL, _INTAKE, _LIMIT = 1, 2, 3   # what a new state means for the case row: closed, intake clock, limit clock
+_RECORDED_ACTIONS = frozenset({"complete", "transfer", "rate", "complain"})   # rows beyond the case's own
 
 _ITEM_BOOST = {  # the high-volume services of a city hall
     "4207-BM-GJJ-001": 10, "4207-SCJG-001": 8, "4207-ZRGH-005": 8, "4207-BM-SHWJ-001": 6, "4207-GF-SCJG-001": 6,
@@ -184,6 +193,8 @@ _DELIVERY = ("窗口领取", "邮寄送达", "网上下载电子证照")
 # ================================================================================================================
 @dataclass
 class _Item:
+    """A catalogue item as the generator uses it, with its pre-encoded create payloads and comments."""
+
     index: int
     code: str
     version: int
@@ -197,7 +208,8 @@ class _Item:
     category: str
     payload_store: dict[str, str]
     payload_hash: dict[str, str]
-    supplement_comments: tuple[str, ...]
+    materials: tuple[tuple[int, str], ...]   # (seq, name) that a supplement notice may list, required ones first
+    result_name: str
     opinion_comments: tuple[str, ...]
 
 
@@ -224,6 +236,12 @@ class _Pool:
 
 @dataclass
 class _Context:
+    """Everything a build unit needs, loaded once (and pickled once for worker processes).
+
+    Time: wd_dates[i] is the i-th working day from the start of the history; an instant t is office second
+    t % DAY_SECONDS of working day t // DAY_SECONDS, so "later" is always later and always within office hours.
+    """
+
     seed: int
     end: date
     cal: clock.WorkCalendar
@@ -243,13 +261,14 @@ class _Context:
     window_of_unit: dict[str, str]
     villages: list[str]
     village_p: np.ndarray
-    officer: dict[str, tuple[int, str, str]]
-    head: dict[str, tuple[int, str, str]]
-    clerk: dict[str, tuple[int, str, str]]               # window_id -> actor
+    officer: dict[str, tuple[int, str, str]] = field(default_factory=dict)   # unit_id -> actor
+    head: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    clerk: dict[str, tuple[int, str, str]] = field(default_factory=dict)     # window_id -> actor
     pool: _Pool | None = None
 
 
 def _history_start(end: date, years: float) -> date:
+    """The first day of a history of `years` ending on `end`."""
     return end - timedelta(days=max(1, round(365.25 * years)) - 1)
 
 
@@ -282,20 +301,18 @@ def _load_context(db: Database, *, end: date, years: float, seed: int) -> _Conte
         item_rows = conn.execute(sa.select(s.items).where(s.items.c.is_current, s.items.c.status == "published")
                                  .order_by(s.items.c.item_code)).fetchall()
         materials = conn.execute(sa.select(s.item_materials.c.item_code, s.item_materials.c.version,
-                                           s.item_materials.c.name).where(s.item_materials.c.required)
+                                           s.item_materials.c.seq, s.item_materials.c.name,
+                                           s.item_materials.c.required)
                                  .order_by(s.item_materials.c.item_code, s.item_materials.c.seq)).fetchall()
         dept_short = {r.dept_code: r.short_name.removeprefix("市") for r in conn.execute(sa.select(s.departments))}
         unit_rows = conn.execute(sa.select(s.org_units)).fetchall()
         window_rows = conn.execute(sa.select(s.service_windows).order_by(s.service_windows.c.window_id)).fetchall()
         villages = [r[0] for r in conn.execute(sa.select(s.regions.c.code).where(s.regions.c.level == 5)
                                                 .order_by(s.regions.c.code))]
-        staff = conn.execute(sa.select(s.users.c.user_id, s.users.c.role, s.users.c.unit_id)
-                             .where(s.users.c.role.in_([wf.OFFICER, wf.HEAD, wf.WINDOW_CLERK]), s.users.c.active)
-                             .order_by(s.users.c.user_id)).fetchall()
 
-    required: dict[tuple[str, int], list[str]] = {}
+    by_item: dict[tuple[str, int], list[Any]] = {}
     for m in materials:
-        required.setdefault((m.item_code, m.version), []).append(m.name)
+        by_item.setdefault((m.item_code, m.version), []).append(m)
     items = []
     for i, row in enumerate(item_rows):
         payload_store, payload_hash = {}, {}
@@ -303,16 +320,14 @@ def _load_context(db: Database, *, end: date, years: float, seed: int) -> _Conte
             payload = {"item_code": row.item_code, "item_version": row.version, "channel": channel}
             payload_store[channel] = json.dumps(payload, ensure_ascii=False, sort_keys=True)
             payload_hash[channel] = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        names = required.get((row.item_code, row.version)) or ["申请书"]
-        supplement = [f"一次性告知：请补正以下材料：{n}（缺失或不符合要求）" for n in names[:4]]
-        if len(names) >= 2:
-            supplement.append(f"一次性告知：请补正以下材料：{names[0]}；{names[-1]}（签章不完整）")
+        mats = sorted(by_item.get((row.item_code, row.version), []), key=lambda m: (not m.required, m.seq))
         opinions = list(_OPINIONS) + [f"并联审批：{dept_short.get(c, c)}意见：同意。" for c in row.co_dept_codes]
         items.append(_Item(
             index=i, code=row.item_code, version=row.version, dept=row.dept_code, co_depts=tuple(row.co_dept_codes),
             levels=tuple(row.handling_levels), promised=row.promised_days, statutory=row.statutory_limit,
             unit=row.statutory_unit, immediate=bool(row.immediate), category=row.category,
-            payload_store=payload_store, payload_hash=payload_hash, supplement_comments=tuple(supplement),
+            payload_store=payload_store, payload_hash=payload_hash,
+            materials=tuple((m.seq, m.name) for m in mats), result_name=row.result_name or row.name,
             opinion_comments=tuple(opinions)))
     if not items:
         raise RuntimeError("no published items: run the seed step first")
@@ -326,14 +341,6 @@ def _load_context(db: Database, *, end: date, years: float, seed: int) -> _Conte
     village_w = np.array([_DISTRICT_WEIGHT.get(v[:6], 1.0) * (0.4 + (zlib.crc32(v.encode()) % 1000) / 600)
                           for v in villages])
 
-    officer: dict[str, tuple[int, str, str]] = {}
-    head: dict[str, tuple[int, str, str]] = {}
-    clerk_by_unit: dict[str, tuple[int, str, str]] = {}
-    for u in staff:  # lowest user_id first: the demo accounts were created before the generated staff
-        target = {wf.OFFICER: officer, wf.HEAD: head, wf.WINDOW_CLERK: clerk_by_unit}[u.role]
-        target.setdefault(u.unit_id, (int(u.user_id), u.role, u.unit_id))
-    clerk = {w.window_id: clerk_by_unit[w.unit_id] for w in window_rows if w.unit_id in clerk_by_unit}
-
     return _Context(
         seed=seed, end=end, cal=cal, wd_dates=wd_dates, wd_str=[d.isoformat() for d in wd_dates],
         wd_ymd=[d.strftime("%Y%m%d") for d in wd_dates],
@@ -341,8 +348,21 @@ def _load_context(db: Database, *, end: date, years: float, seed: int) -> _Conte
         wd_d64=np.array(wd_dates, dtype="datetime64[D]"),
         end_idx=end_idx, end_t=(end_idx + 1) * DAY_SECONDS, cum_weight=cum_weight, tod_str=tod_str,
         tod_sec=tod_sec.astype(np.int64), items=items, item_p=weights / weights.sum(), units=units,
-        window_of_unit=window_of_unit, villages=villages, village_p=village_w / village_w.sum(), officer=officer,
-        head=head, clerk=clerk)
+        window_of_unit=window_of_unit, villages=villages, village_p=village_w / village_w.sum())
+
+
+def _attach_staff(db: Database, ctx: _Context) -> None:
+    """The actors of the cases: an officer and a head per department unit, a clerk per window."""
+    with db.read() as conn:
+        staff = conn.execute(sa.select(s.users.c.user_id, s.users.c.role, s.users.c.unit_id)
+                             .where(s.users.c.role.in_([wf.OFFICER, wf.HEAD, wf.WINDOW_CLERK]), s.users.c.active)
+                             .order_by(s.users.c.user_id)).fetchall()
+        windows = conn.execute(sa.select(s.service_windows.c.window_id, s.service_windows.c.unit_id)).fetchall()
+    clerk_by_unit: dict[str, tuple[int, str, str]] = {}
+    for u in staff:  # lowest user_id first: the demo accounts were created before the generated staff
+        target = {wf.OFFICER: ctx.officer, wf.HEAD: ctx.head, wf.WINDOW_CLERK: clerk_by_unit}[u.role]
+        target.setdefault(u.unit_id, (int(u.user_id), u.role, u.unit_id))
+    ctx.clerk.update({w.window_id: clerk_by_unit[w.unit_id] for w in windows if w.unit_id in clerk_by_unit})
 
 
 def handling_unit(units: dict[str, Any], levels: tuple[str, ...] | list[str], dept: str, region_code: str) -> str:
@@ -490,32 +510,40 @@ def _staff_username(role: str, unit_id: str, dept: str | None) -> str:
     return f"{prefix}_{dept.lower()}" if region == CITY_CODE else f"{prefix}_{dept.lower()}_{region}"
 
 
-def _ensure_accounts(db: Database, loader: _Loader, start_at: datetime) -> int:
-    """The demo accounts (own bcrypt hashes) and a named officer, head and window clerk for every unit (one
-    shared bcrypt hash). Existing usernames are left alone. Returns the number of users added."""
+def _missing_accounts(db: Database) -> tuple[list[DemoAccount], list[tuple[str, str, str]]]:
+    """Demo accounts not there yet, and (username, role, unit_id) of the generated staff not there yet: an
+    officer and a head for every department unit, a clerk for every window (where no demo account sits)."""
     with db.read() as conn:
         existing = {r[0] for r in conn.execute(sa.select(s.users.c.username))}
         units = conn.execute(sa.select(s.org_units).order_by(s.org_units.c.unit_id)).fetchall()
         window_units = {r[0] for r in conn.execute(sa.select(s.service_windows.c.unit_id))}
-    demo_missing = [a for a in DEMO_ACCOUNTS if a.username not in existing]
     covered = {(a.role, a.unit_id) for a in DEMO_ACCOUNTS}
     staff = []
     for u in units:
-        roles = []
-        if u.kind == "department":
-            roles += [wf.OFFICER, wf.HEAD]
+        roles = [wf.OFFICER, wf.HEAD] if u.kind == "department" else []
         if u.unit_id in window_units:
             roles.append(wf.WINDOW_CLERK)
         for role in roles:
             name = _staff_username(role, u.unit_id, u.dept_code if u.kind == "department" else None)
             if (role, u.unit_id) not in covered and name not in existing:
                 staff.append((name, role, u.unit_id))
+    return [a for a in DEMO_ACCOUNTS if a.username not in existing], staff
+
+
+def _hash_passwords(demo_missing: list[DemoAccount]) -> list[str]:
+    """One bcrypt hash per missing demo account and one shared by the generated staff (the last). Runs in the
+    background: bcrypt is slow by design and releases the GIL."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(hash_password, [a.password for a in demo_missing] + [DEMO_PASSWORD]))
+
+
+def _ensure_accounts(db: Database, loader: _Loader, start_at: datetime, demo_missing: list[DemoAccount],
+                     staff: list[tuple[str, str, str]], digests: Any) -> int:
+    """Create the missing demo accounts (app.auth.create_user, own bcrypt hashes) and generated staff (bulk, one
+    shared hash). Returns the number of users added."""
     if not demo_missing and not staff:
         return 0
-
-    # bcrypt is slow by design; it releases the GIL, so hash on both cores.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        digests = list(pool.map(hash_password, [a.password for a in demo_missing] + [DEMO_PASSWORD]))
+    digests = digests.result()
     shared = digests[-1]
 
     def work(conn: sa.Connection) -> None:
@@ -527,7 +555,8 @@ def _ensure_accounts(db: Database, loader: _Loader, start_at: datetime) -> int:
         if demo_missing:
             audit.record(conn, "demo_accounts", detail={"usernames": [a.username for a in demo_missing]})
 
-    db.write(work)
+    if demo_missing:
+        db.write(work)
     if staff:
         ids = loader.reserve("user_id_seq", len(staff))
         loader.load({"users": _users_table(
@@ -582,28 +611,43 @@ def _applicant_pool(db: Database, ctx: _Context, loader: _Loader, size: int, sta
             number = _credit_code_for(uid + 1, region6) if ent else _resident_id_for(uid + 1, region6, ctx.end)
         numbers.append(number)
         phones.append(f"1{r.choice('3589')}{r.randrange(10**9):09d}")
+    # Where the schema has it (migration 0003), an applicant's region is their home village.
+    homes = [ctx.villages[v] for v in villages.tolist()] if "region_code" in db.table_columns("users") else None
     for chunk_start in range(0, size, 100_000):
         sl = slice(chunk_start, chunk_start + 100_000)
-        loader.load({"users": _users_table(
+        table = _users_table(
             user_ids[sl], [f"a{u}" for u in user_ids[sl].tolist()], NO_LOGIN_HASH, names[sl],
-            [wf.APPLICANT] * len(names[sl]), [None] * len(names[sl]), kinds[sl], numbers[sl], phones[sl], start_at)})
+            [wf.APPLICANT] * len(names[sl]), [None] * len(names[sl]), kinds[sl], numbers[sl], phones[sl], start_at)
+        if homes is not None:
+            table = table.append_column("region_code", _str(homes[sl]))
+        loader.load({"users": table})
+    ctx.pool = _Pool(user_ids=user_ids, villages=villages, persons=np.flatnonzero(~is_enterprise),
+                     enterprises=np.flatnonzero(is_enterprise), names=_str(names), id_kinds=_str(kinds),
+                     id_numbers=_str(numbers))
+    return size
 
-    # The demo applicants join the pool at its end, so that their home pages show figures.
+
+def _attach_demo_applicants(db: Database, ctx: _Context) -> None:
+    """The demo applicants join the pool at its end (indices n, n+1), so that their home pages show figures."""
+    pool = ctx.pool
     with db.read() as conn:
         rows = {r.username: r for r in conn.execute(sa.select(s.users).where(
             s.users.c.username.in_(["zhangsan", "ezhou_qiye"])))}
     extra = []
-    for username, home in (("zhangsan", "420704001"), ("ezhou_qiye", "420704401")):
+    for username, home in (("zhangsan", "420704001"), ("ezhou_qiye", "420704401")):  # 凤凰街道, 临空经济区
         row = rows[username]
         v = next((i for i, code in enumerate(ctx.villages) if code.startswith(home)), 0)
         extra.append((int(row.user_id), v, row.display_name, row.id_kind, row.id_number))
+        if getattr(row, "region_code", "") is None:
+            db.write(lambda conn, uid=row.user_id, code=ctx.villages[v]: conn.execute(
+                s.users.update().where(s.users.c.user_id == uid).values(region_code=code)))
     ctx.pool = _Pool(
-        user_ids=np.concatenate([user_ids, np.array([e[0] for e in extra], dtype=np.int64)]),
-        villages=np.concatenate([villages, np.array([e[1] for e in extra], dtype=np.int32)]),
-        persons=np.flatnonzero(~is_enterprise), enterprises=np.flatnonzero(is_enterprise),
-        names=_str(names + [e[2] for e in extra]), id_kinds=_str(kinds + [e[3] for e in extra]),
-        id_numbers=_str(numbers + [e[4] for e in extra]))
-    return size
+        user_ids=np.concatenate([pool.user_ids, np.array([e[0] for e in extra], dtype=np.int64)]),
+        villages=np.concatenate([pool.villages, np.array([e[1] for e in extra], dtype=np.int32)]),
+        persons=pool.persons, enterprises=pool.enterprises,
+        names=pa.concat_arrays([pool.names, _str([e[2] for e in extra])]),
+        id_kinds=pa.concat_arrays([pool.id_kinds, _str([e[3] for e in extra])]),
+        id_numbers=pa.concat_arrays([pool.id_numbers, _str([e[4] for e in extra])]))
 
 
 # ================================================================================================================
@@ -611,11 +655,12 @@ def _applicant_pool(db: Database, ctx: _Context, loader: _Loader, size: int, sta
 # ================================================================================================================
 @dataclass
 class _ChunkPlan:
+    """A build unit: `size` cases whose creation times are the quantiles [q0, q1) of the history's volume."""
+
     index: int
     size: int
-    q0: float          # the chunk's share of the history's volume: quantiles [q0, q1)
+    q0: float
     q1: float
-    is_last: bool
     total: int
 
 
@@ -631,14 +676,15 @@ class _Chunk:
         self.rng = np.random.default_rng([ctx.seed, plan.index, 11])
         self._unit_cache: dict[tuple[int, str], str] = {}
         self._json: dict[str | None, str] = {None: '""'}
-        self._quoted: dict[str | None, str] = {None: "null"}
-        self._checked: dict[tuple[str, str, str, bool], wf.Transition] = {}
+        self._actors: dict[tuple[int | None, str, str | None], str] = {}
+        self._steps: dict[tuple[str, str | None, str, bool], tuple] = {}
         self.dues = _due_dates(ctx)
         self.case_rows: list[tuple] = []
         self.event_rows: list[tuple] = []
         self.stop_rows: list[tuple] = []
         self.rating_rows: list[tuple] = []
         self.complaint_rows: list[tuple] = []
+        self.locker_rows: list[tuple] = []
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def _ri(self, a: int, b: int) -> int:
@@ -658,6 +704,15 @@ class _Chunk:
         """An instant on working day `day`, after t (a few minutes after t if day is t's day or earlier)."""
         when = day * DAY_SECONDS + int(self.rand() * DAY_SECONDS)
         return when if when > t else t + 60 + int(self.rand() * 1740)
+
+    def _listed_materials(self, item: _Item) -> list[tuple[int, str]]:
+        """What a one-time notice lists: one or two of the item's materials (the required ones more often)."""
+        options = item.materials[:4]
+        if not options:
+            return []
+        first = self._pick(options)
+        second = self._pick(options) if self.rand() < 0.3 else first
+        return sorted({first, second})
 
     def _deciding_unit(self, unit: str, dept: str, region: str) -> str:
         """The department unit whose officers review a case handled at `unit` (a service centre or station
@@ -679,16 +734,38 @@ class _Chunk:
             target = f"U-{CITY_CODE}-{dept}"
         return target if target != unit and target in self.ctx.officer else None
 
-    def _check(self, action: str, state: str, role: str, comment: str | None) -> wf.Transition:
-        """wf.check_transition, memoised (it is a pure function of these four, comments being never blank)."""
-        key = (action, state, role, comment is not None)
-        got = self._checked.get(key)
-        if got is None:
-            got = self._checked[key] = wf.check_transition(action, state, role, comment)
+    def _step(self, action: str, state: str | None, role: str, comment: str | None) -> tuple:
+        """What `action` by `role` does to a case in `state`: wf.check_transition (which raises on an illegal
+        step), memoised on what it depends on (the generated comments are never blank), with the new state, the
+        clock effect, the event's JSON fragment for event_hash and the phase the new state belongs to."""
+        if action == "create":
+            to, effect = wf.DRAFT, None
+        else:
+            transition = wf.check_transition(action, state, role, comment)
+            to = wf.target_state(transition, state)
+            effect = None if transition.clock == wf.CLOCK_NONE and action not in _RECORDED_ACTIONS \
+                else transition.clock
+        fragment = json.dumps([action, state, to], separators=(",", ":"))[1:-1]
+        phase = _FINAL if to in wf.FINAL_STATES else _INTAKE if to in _INTAKE_CLOCK_STATES else \
+            _LIMIT if to in _LIMIT_CLOCK_STATES else None
+        if action == "create":
+            phase = None
+        got = self._steps[(action, state, role, comment is not None)] = (to, effect, fragment, phase)
         return got
 
     # -- the run -------------------------------------------------------------------------------------------------
     def build(self, case_ids: np.ndarray, serials: np.ndarray) -> dict[str, pa.Table]:
+        # Millions of small tuples live at once here and none is part of a reference cycle: without the pause,
+        # the cyclic garbage collector rescans them again and again (it cost 40% of the time).
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._build(case_ids, serials)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _build(self, case_ids: np.ndarray, serials: np.ndarray) -> dict[str, pa.Table]:
         ctx, plan, rng = self.ctx, self.plan, self.rng
         pool = ctx.pool
         n = plan.size
@@ -717,13 +794,13 @@ class _Chunk:
                              pool.demo_enterprise, applicant)
         town_level = rng.random(n) < P_TOWN_LEVEL_REGION
 
-        # Stalls: some cases near the end stop in a chosen open state (in the last chunk at least
-        # STALL_MIN_PER_STATE of each); a very few older ones are forgotten in an open state.
+        # Stalls: some cases near the end stop in a chosen open state (at least STALL_MIN_PER_STATE of each in
+        # every build unit that reaches into the zone); a very few older ones are forgotten in an open state.
         stall = np.full(n, -1)
         zone = (day >= end_idx - STALL_ZONE[0]) & (day <= end_idx - STALL_ZONE[1])
         pick = zone & (rng.random(n) < P_STALL)
         stall[pick] = rng.integers(0, len(STALL_STATES), int(pick.sum()))
-        if plan.is_last:
+        if zone.any():
             for k in range(len(STALL_STATES)):
                 short = STALL_MIN_PER_STATE - int((stall == k).sum())
                 free = np.flatnonzero(zone & (stall < 0))
@@ -748,6 +825,7 @@ class _Chunk:
                 unit = unit_cache[(it_i, region)] = handling_unit(units, item.levels, item.dept, region)
             story = self._story(item, tc, pool_uid[app_i], region, unit, onl,
                                 STALL_STATES[st_i] if st_i >= 0 else None)
+            self._aftermath(story, pool_uid[app_i])
             self._record(cid, serial, item, app_i, pool_uid[app_i], region, unit, onl, story)
         return self._tables()
 
@@ -794,12 +872,9 @@ class _Chunk:
             return story
 
         def intake_actor(at_unit: str) -> tuple[int, str, str]:
+            # A clerk acts only on the cases they registered (app/permissions.py); the rest is the department's.
             if clerk is not None and at_unit == unit and rand() < 0.85:
                 return clerk
-            if ctx.units[at_unit][0] != "department":
-                window = ctx.window_of_unit.get(at_unit)
-                if window in ctx.clerk:
-                    return ctx.clerk[window]
             deciding = self._deciding_unit(at_unit, dept, region)
             return ctx.head[deciding] if rand() < 0.1 else ctx.officer[deciding]
 
@@ -829,7 +904,11 @@ class _Chunk:
         if stall == wf.AWAITING_SUPPLEMENT or (stall is None and rand() < P_SUPPLEMENT):
             for notice in range(2):
                 days = ri(6, 9) if (not quick and rand() < P_LATE_NOTICE) else intake_delay()
-                if not add(later(story.t, days), actor, "request_supplement", pick(item.supplement_comments)):
+                listed = self._listed_materials(item)
+                names = "；".join(name for _, name in listed) or "申请书（签字不完整）"
+                seqs = [seq for seq, _ in listed]
+                if not add(later(story.t, days), actor, "request_supplement",
+                           f"一次性告知：请补正以下材料：{names}", *_payload({"materials": seqs})):
                     return story
                 if stall == wf.AWAITING_SUPPLEMENT:
                     return story
@@ -840,7 +919,7 @@ class _Chunk:
                 if x < P_SUPPLEMENT_WITHDRAWN + P_SUPPLEMENT_ABANDONED:
                     return story
                 if not add(later(story.t, ri(0, 8)), applicant if online else clerk, "supplement",
-                           "已按告知书补正全部材料"):
+                           "已按告知书补正全部材料", *_payload({"materials": sorted(seqs)})):
                     return story
                 if notice == 1 or rand() >= P_SECOND_NOTICE:
                     break
@@ -942,10 +1021,45 @@ class _Chunk:
                     x = rand()
                     done = later(story.t, 0 if x < 0.6 else 1 if x < 0.85 else ri(2, 3))
                 add(done, officer, "complete", f"办理结果已送达（{pick(_DELIVERY)}）")
+                story.late = late
                 return story
             if not ok:
                 return story
         return story
+
+    def _aftermath(self, story: _Story, applicant_uid: int) -> None:
+        """The applicant's 好差评 after completion and, now and then, a complaint: since both are transitions of
+        the workflow (app/applications.rate and complain), they are events of the record too."""
+        rand, events, end_t = self.rand, story.events, story.end_t
+        actions = [e[2] for e in events]
+        if "submit" not in actions:
+            return
+        applicant = (applicant_uid, wf.APPLICANT, None)
+        last = actions[-1]
+        refused = last == "refuse_intake" or "refuse" in actions
+        if last == "complete" and rand() < P_RATED:
+            rated = self._later(events[-1][0], 0 if rand() < 0.6 else self._ri(1, 3))
+            if rated < end_t:
+                x, level = rand(), 1
+                for lv, p in zip(_RATING_LEVELS, _RATING_P_POOR if story.late or refused else _RATING_P_GOOD):
+                    if x < p:
+                        level = lv
+                        break
+                    x -= p
+                story.rating_comment = self._pick(_RATING_COMMENTS[level]) if level <= 2 or rand() < 0.35 else None
+                events.append((rated, applicant, "rate", None, f'{{"level": {level}}}', f'{{"level":{level}}}'))
+        p_complaint = (P_COMPLAINT + (0.04 if story.late else 0) + (0.02 if refused else 0)
+                       + (0.01 if actions.count("request_supplement") > 1 else 0))
+        if rand() < p_complaint:
+            # any time after submission while the case is not withdrawn (the states `complain` starts from)
+            start = events[actions.index("submit")][0] + 600
+            stop = events[-1][0] if last == "withdraw" else end_t
+            at = start + int(rand() * max(0, stop - start))
+            if start < at < stop:
+                k = len(events)
+                while k > 0 and events[k - 1][0] > at:
+                    k -= 1
+                events.insert(k, (at, applicant, "complain", self._pick(_COMPLAINTS), None, None))
 
     # -- the record --------------------------------------------------------------------------------------------
     def _record(self, case_id: int, serial: int, item: _Item, app_i: int, applicant_uid: int, region: str,
@@ -954,7 +1068,7 @@ class _Chunk:
         chain its events as app/record.append_event does."""
         ctx = self.ctx
         wd_str, tod_str = ctx.wd_str, ctx.tod_str
-        checked, jstr, quoted = self._checked, self._json, self._quoted
+        steps, comments, actors = self._steps, self._json, self._actors
         sha = hashlib.sha256
         event_rows = self.event_rows
         events = story.events
@@ -962,7 +1076,7 @@ class _Chunk:
         case_no = f"{case_service.CITY_PREFIX}-{ctx.wd_ymd[created_t // DAY_SECONDS]}-{serial:06d}"
 
         state = None
-        prev = None
+        prev = GENESIS
         sub_t = acc_t = dec_t = comp_t = close_t = -1
         clock_start = -1
         ext = supp = 0
@@ -972,19 +1086,14 @@ class _Chunk:
         dept = item.dept
         result_no = None
         seq = 0
-        for t, (uid, role, actor_unit), action, comment, p_store, p_hash in events:
+        for t, actor, action, comment, p_store, p_hash in events:
             d = t // DAY_SECONDS
-            if action == "create":
-                to = wf.DRAFT
-            else:
-                transition = checked.get((action, state, role, comment is not None))
-                if transition is None:
-                    transition = self._check(action, state, role, comment)
-                to = transition.target or state
-                effect = transition.clock
-                if effect == wf.CLOCK_NONE:
-                    pass
-                elif effect == wf.CLOCK_START_INTAKE:
+            step = steps.get((action, state, actor[1], comment is not None))
+            if step is None:
+                step = self._step(action, state, actor[1], comment)
+            to, effect, fragment, phase = step
+            if effect is not None:
+                if effect == wf.CLOCK_START_INTAKE:
                     sub_t, clock_start = t, d
                 elif effect == wf.CLOCK_STOP:
                     kind = "supplement" if action == "request_supplement" else "special"
@@ -992,7 +1101,7 @@ class _Chunk:
                     stopped = True
                     if kind == "supplement":
                         supp += 1
-                        p_store, p_hash = f'{{"supplement_number": {supp}}}', f'{{"supplement_number":{supp}}}'
+                        p_store, p_hash = _payload({**json.loads(p_store or "{}"), "supplement_number": supp})
                 elif effect == wf.CLOCK_RESTART:
                     stops[-1][1] = d
                     stopped = False
@@ -1015,42 +1124,52 @@ class _Chunk:
                     comp_t = t
                     result_no = f"JG-{case_no}"
                     p_store, p_hash = f'{{"result_no": "{result_no}"}}', f'{{"result_no":"{result_no}"}}'
+                    if state == wf.APPROVED:  # the certificate enters the applicant's locker (app/cases.py)
+                        issued = ctx.wd_dates[d]
+                        try:
+                            expires = issued.replace(year=issued.year + case_service.CERTIFICATE_YEARS)
+                        except ValueError:  # 29 February
+                            expires = issued.replace(year=issued.year + case_service.CERTIFICATE_YEARS, day=28)
+                        self.locker_rows.append((applicant_uid, "certificate", item.result_name, case_id, item.code,
+                                                 result_no, d, expires, t))
                 elif action == "transfer":
                     unit = json.loads(p_store)["unit_id"]
                     dept = ctx.units[unit][1] or dept
-                if to in wf.FINAL_STATES:
+                elif action == "rate":
+                    self.rating_rows.append((case_id, json.loads(p_store)["level"], story.rating_comment, t,
+                                             applicant_uid))
+                elif action == "complain":
+                    self._complaint(case_id, applicant_uid, comment, t)
+            if phase:
+                if phase == _FINAL:
                     close_t = t
-                if clock_start >= 0 and (to in _INTAKE_CLOCK_STATES or to in _LIMIT_CLOCK_STATES):
-                    due_ctx = (to in _INTAKE_CLOCK_STATES, clock_start, ext, len(stops), stopped)
+                elif clock_start >= 0:
+                    due_ctx = (phase == _INTAKE, clock_start, ext, len(stops), stopped)
             seq += 1
-            c_json = jstr.get(comment)
+            c_json = comments.get(comment)
             if c_json is None:
-                c_json = jstr[comment] = json.dumps(comment, ensure_ascii=False)
-            u_json = quoted.get(actor_unit)
-            if u_json is None:
-                u_json = quoted[actor_unit] = f'"{actor_unit}"'
-            s_json = quoted.get(state)
-            if s_json is None:
-                s_json = quoted[state] = f'"{state}"'
-            body = (f'["{prev or GENESIS}",{case_id},{seq},"{wd_str[d]} {tod_str[t % DAY_SECONDS]}",'
-                    f'{"null" if uid is None else uid},"{role}",{u_json},"{action}",{s_json},"{to}",{c_json},'
-                    f'{p_hash or "null"}]')
-            digest = sha(body.encode()).hexdigest()
-            event_rows.append((case_id, seq, t, uid, role, actor_unit, action, state, to, comment, p_store, prev,
-                               digest))
+                c_json = comments[comment] = json.dumps(comment, ensure_ascii=False)
+            a_json = actors.get(actor)
+            if a_json is None:
+                a_json = actors[actor] = json.dumps(list(actor), ensure_ascii=False, separators=(",", ":"))[1:-1]
+            digest = sha(f'["{prev}",{case_id},{seq},"{wd_str[d]} {tod_str[t % DAY_SECONDS]}",{a_json},{fragment},'
+                         f'{c_json},{p_hash or "null"}]'.encode()).hexdigest()
+            event_rows.append((case_id, seq, t, actor[0], actor[1], actor[2], action, state, to, comment, p_store,
+                               None if seq == 1 else prev, digest))
             prev = digest
             state = to
 
         # Due dates and the warning level: as of the end date for an open case whose clock runs, else as the
         # last clock-running event left them (decisions and closing events do not touch them).
         warning = promised_due = statutory_due = None
-        if clock_start >= 0 and state in wf.OPEN_STATES and (state in _INTAKE_CLOCK_STATES or state in _LIMIT_CLOCK_STATES):
+        if clock_start >= 0 and (state in _INTAKE_CLOCK_STATES or state in _LIMIT_CLOCK_STATES):
             dates = ctx.wd_dates
             fields = case_service.clock_fields(ctx.cal, {
                 "state": state, "clock_start": dates[clock_start], "promised_days": item.promised,
                 "statutory_limit": item.statutory, "statutory_unit": item.unit, "extension_days": ext,
             }, [clock.Stop(dates[a], None if b is None else dates[b]) for a, b, _, _ in stops], ctx.end)
-            promised_due, statutory_due, warning = fields["promised_due"], fields["statutory_due"], fields["warning_level"]
+            promised_due, statutory_due = fields["promised_due"], fields["statutory_due"]
+            warning = fields["warning_level"]
         elif due_ctx is not None:
             intake, start_day, ext_then, n_stops, open_then = due_ctx
             then = tuple((a, None if (open_then and k == n_stops - 1) else b)
@@ -1064,39 +1183,23 @@ class _Chunk:
             story.agent_uid, state, ext, clock_start, promised_due, statutory_due, stopped, supp, created_t, sub_t,
             acc_t, dec_t, comp_t, close_t, result_no, seq, events[-1][0], warning))
 
-        # 好差评 after completion; complaints about any case, more about slow, refused or supplemented ones.
+
+    def _complaint(self, case_id: int, applicant_uid: int, content: str, t: int) -> None:
+        """The complaint row of a `complain` event: due COMPLAINT_ANSWER_DAYS working days later (as
+        app/applications.complain sets it); most answered in time, some late, some not at all."""
         rand = self.rand
-        late = dec_t >= 0 and promised_due is not None and ctx.wd_dates[dec_t // DAY_SECONDS] > promised_due
-        refused = state == wf.NOT_ACCEPTED or (len(events) > 1 and events[-2][2] == "refuse")
-        if state == wf.COMPLETED and rand() < P_RATED:
-            rated = self._later(comp_t, 0 if rand() < 0.6 else self._ri(1, 3))
-            if rated < ctx.end_t:
-                x, level = rand(), 1
-                for lv, p in zip(_RATING_LEVELS, _RATING_P_POOR if late or refused else _RATING_P_GOOD):
-                    if x < p:
-                        level = lv
-                        break
-                    x -= p
-                comment = self._pick(_RATING_COMMENTS[level]) if level <= 2 or rand() < 0.35 else None
-                self.rating_rows.append((case_id, level, comment, rated, applicant_uid))
-        p_complaint = P_COMPLAINT + (0.04 if late else 0) + (0.02 if refused else 0) + (0.01 if supp > 1 else 0)
-        if sub_t >= 0 and rand() < p_complaint:
-            last = close_t if close_t >= 0 else ctx.end_t - 1
-            created = sub_t + int(rand() * max(0, last - sub_t)) + self._ri(600, 3 * DAY_SECONDS)
-            if created < ctx.end_t:
-                due_day = created // DAY_SECONDS + COMPLAINT_ANSWER_DAYS
-                x = rand()
-                if x < 0.75:    # answered in time
-                    answered = min(self._later(created, self._ri(1, COMPLAINT_ANSWER_DAYS)),
-                                   (due_day + 1) * DAY_SECONDS - 1)
-                elif x < 0.88:  # answered late
-                    answered = (due_day + self._ri(1, 10)) * DAY_SECONDS + int(rand() * DAY_SECONDS)
-                else:           # not answered
-                    answered = -1
-                if answered >= ctx.end_t:
-                    answered = -1
-                self.complaint_rows.append((case_id, applicant_uid, self._pick(_COMPLAINTS), created, due_day,
-                                            answered, self._pick(_ANSWERS) if answered >= 0 else None))
+        due_day = t // DAY_SECONDS + COMPLAINT_ANSWER_DAYS
+        x = rand()
+        if x < 0.75:    # in time
+            answered = min(self._later(t, self._ri(1, COMPLAINT_ANSWER_DAYS)), (due_day + 1) * DAY_SECONDS - 1)
+        elif x < 0.88:  # late
+            answered = (due_day + self._ri(1, 10)) * DAY_SECONDS + int(rand() * DAY_SECONDS)
+        else:           # not at all
+            answered = -1
+        if answered >= self.ctx.end_t:
+            answered = -1
+        self.complaint_rows.append((case_id, applicant_uid, content, t, due_day, answered,
+                                    self._pick(_ANSWERS) if answered >= 0 else None))
 
     # -- the tables --------------------------------------------------------------------------------------------
     def _tables(self) -> dict[str, pa.Table]:
@@ -1192,8 +1295,21 @@ class _Chunk:
             "answered_at": _ts(ctx, cp_answered),
             "answer": _str(cp_answer),
         })
+        lk_owner, lk_kind, lk_name, lk_case, lk_item, lk_no, lk_issued, lk_expires, lk_at = _columns(self.locker_rows, 9)
+        locker = pa.table({
+            "owner_user_id": _i64(lk_owner),
+            "kind": _str(lk_kind),
+            "name": _str(lk_name),
+            "file_id": pa.nulls(len(lk_owner), type=pa.int64()),
+            "source_case_id": _i64(lk_case),
+            "item_code": _str(lk_item),
+            "certificate_no": _str(lk_no),
+            "issued_on": _day(ctx, lk_issued),
+            "expires_on": pa.array(lk_expires, type=pa.date32()),
+            "created_at": _ts(ctx, lk_at),
+        })
         return {"cases": cases, "case_events": events, "clock_stops": stops, "ratings": ratings,
-                "complaints": complaints}
+                "complaints": complaints, "locker_items": locker}
 
 
 def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
@@ -1201,8 +1317,13 @@ def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
     return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(width)]
 
 
-def _payload_unit(unit_id: str) -> tuple[str, str]:
+def _payload(value: dict[str, Any]) -> tuple[str, str]:
     """A payload as JSONText stores it, and as event_hash serialises it."""
+    return (json.dumps(value, ensure_ascii=False, sort_keys=True),
+            json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+
+
+def _payload_unit(unit_id: str) -> tuple[str, str]:
     return f'{{"unit_id": "{unit_id}"}}', f'{{"unit_id":"{unit_id}"}}'
 
 
@@ -1219,7 +1340,8 @@ def _due_dates(ctx: _Context) -> Callable[..., tuple[date | None, date | None]]:
     def dues(intake: bool, start_day: int, promised: int, statutory: int, unit: str,
              stops: tuple[tuple[int, int | None], ...], ext: int) -> tuple[date | None, date | None]:
         start = dates[start_day]
-        relevant = [clock.Stop(dates[a], None if b is None else dates[b]) for a, b in stops if b is None or b > start_day]
+        relevant = [clock.Stop(dates[a], None if b is None else dates[b])
+                    for a, b in stops if b is None or b > start_day]
         if intake:
             due = clock.due_date(cal, start, case_service.INTAKE_LIMIT_DAYS, clock.WORKING, relevant)
             return due, due
@@ -1232,7 +1354,7 @@ def _due_dates(ctx: _Context) -> Callable[..., tuple[date | None, date | None]]:
 class _Story:
     """One case's events before they are recorded: (t, actor, action, comment, payload stored, payload hashed)."""
 
-    __slots__ = ("events", "t", "end_t", "window_id", "agent_uid")
+    __slots__ = ("events", "t", "end_t", "window_id", "agent_uid", "late", "rating_comment")
 
     def __init__(self, t: int, end_t: int):
         self.events: list[tuple[int, tuple[int | None, str, str | None], str, str | None, str | None, str | None]] = []
@@ -1240,6 +1362,8 @@ class _Story:
         self.end_t = end_t
         self.window_id: str | None = None
         self.agent_uid: int | None = None
+        self.late = False                        # decided after the promised due date, on purpose
+        self.rating_comment: str | None = None   # the text of the 好差评, kept in ratings (the event has the level)
 
     def add(self, t: int, actor: tuple[int | None, str, str | None], action: str, comment: str | None = None,
             payload_store: str | None = None, payload_hash: str | None = None) -> bool:
@@ -1254,16 +1378,24 @@ class _Story:
 # ================================================================================================================
 # the whole run
 # ================================================================================================================
-def _plans(cases: int, chunk: int) -> list[_ChunkPlan]:
-    chunk = max(1, chunk)
-    count = max(1, math.ceil(cases / chunk)) if cases > 0 else 0
-    plans, done = [], 0
-    for k in range(count):
-        size = min(chunk, cases - done)
-        plans.append(_ChunkPlan(index=k, size=size, q0=done / cases, q1=(done + size) / cases, is_last=k == count - 1,
-                                total=cases))
-        done += size
-    return plans
+BUILD_UNIT = 10_000  # cases built in one task; a chunk (one load, one transaction) is made of whole units
+
+
+def _plans(cases: int, chunk: int) -> list[list[_ChunkPlan]]:
+    """The chunks, each a list of build units of at most BUILD_UNIT cases, oldest first."""
+    chunks: list[list[_ChunkPlan]] = []
+    done = index = 0
+    while done < cases:
+        size = min(max(1, chunk), cases - done)
+        parts = math.ceil(size / BUILD_UNIT)
+        units = []
+        for k in range(parts):
+            part = size * (k + 1) // parts - size * k // parts
+            units.append(_ChunkPlan(index=index, size=part, q0=done / cases, q1=(done + part) / cases, total=cases))
+            done += part
+            index += 1
+        chunks.append(units)
+    return chunks
 
 
 def _count(db: Database, table: str) -> int:
@@ -1271,27 +1403,36 @@ def _count(db: Database, table: str) -> int:
         return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar())
 
 
-_WORKER_CONTEXT: _Context | None = None
+_WORKER_CONTEXTS: dict[str, _Context] = {}
 
 
-def _worker_init(ctx: _Context) -> None:
-    global _WORKER_CONTEXT
-    _WORKER_CONTEXT = ctx
+def _warm_up() -> int:
+    return os.getpid()
 
 
-def _build_in_worker(plan: _ChunkPlan, case_ids: np.ndarray, serials: np.ndarray) -> dict[str, pa.Table]:
-    return _Chunk(_WORKER_CONTEXT, plan).build(case_ids, serials)
+def _build(ctx: _Context | str, plan: _ChunkPlan, case_ids: np.ndarray, serials: np.ndarray) -> dict[str, pa.Table]:
+    """Build one unit; in a worker process the context comes as the path of its pickle, read once."""
+    if isinstance(ctx, str):
+        if ctx not in _WORKER_CONTEXTS:
+            with open(ctx, "rb") as f:
+                _WORKER_CONTEXTS[ctx] = pickle.load(f)
+        ctx = _WORKER_CONTEXTS[ctx]
+    return _Chunk(ctx, plan).build(case_ids, serials)
 
 
-def _builders(ctx: _Context, workers: int) -> tuple[Any, Callable[..., Any], int]:
-    """Where chunks are built while the main thread reserves identifiers and loads: worker processes (both
-    cores), or one thread (the loads release the GIL). Returns (executor, submit, chunks in flight)."""
+def _builders(workers: int) -> Any:
+    """Where units are built while the main thread reserves identifiers and loads: worker processes (both cores;
+    started at once so that their imports overlap the seed step), or one thread (the loads release the GIL)."""
     if workers <= 0:
-        executor = ThreadPoolExecutor(max_workers=1)
-        return executor, lambda plan, ids, serials: executor.submit(_Chunk(ctx, plan).build, ids, serials), 1
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(ctx,))
-    return executor, lambda plan, ids, serials: executor.submit(_build_in_worker, plan, ids, serials), workers + 1
+        return ThreadPoolExecutor(max_workers=1)
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers):
+        executor.submit(_warm_up)
+    return executor
+
+
+def _concat(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    return {name: pa.concat_tables([p[name] for p in parts]) for name in parts[0]}
 
 
 def generate(db: Database, *, cases: int = 100_000, years: float = 2, seed: int = 42, end: date | None = None,
@@ -1299,64 +1440,101 @@ def generate(db: Database, *, cases: int = 100_000, years: float = 2, seed: int 
              progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Migrate, seed the reference data, add the demo accounts and `cases` cases over the `years` before `end`
     (default: today). With `if_empty`, stop after the seed step when there are cases already. `workers`: processes
-    building chunks (default: 2 for more than two chunks, else a thread); the result does not depend on it.
-    Returns counts of what was added: cases, events, clock_stops, ratings, complaints, users, seconds."""
+    building chunks (default: 2 from 50,000 cases, else a thread); the result does not depend on it. Workers are
+    started with "spawn", so a script calling this with workers must guard its top level with
+    `if __name__ == "__main__":`. Returns counts of what was added: cases, events, clock_stops, ratings,
+    complaints, users, seconds (and skipped=True when --if-empty found cases)."""
     started = time.perf_counter()
     end = end or date.today()
     db.migrate()
     seed_reference(db)
-    counts: dict[str, Any] = {"cases": 0, "events": 0, "clock_stops": 0, "ratings": 0, "complaints": 0, "users": 0}
+    counts: dict[str, Any] = {"cases": 0, "events": 0, "clock_stops": 0, "ratings": 0, "complaints": 0,
+                              "locker_items": 0, "users": 0}
     if if_empty and _count(db, "cases") > 0:
         counts["skipped"] = True
         counts["seconds"] = round(time.perf_counter() - started, 2)
         return counts
 
-    first_day = calendar_store.load_calendar(db).next_working_day(_history_start(end, years))
-    start_at = datetime.combine(first_day, datetime.min.time()) + timedelta(seconds=_MORNING_START)
     plans = _plans(cases, chunk)
-    if workers is None:
-        workers = min(2, os.cpu_count() or 1) if len(plans) > 2 else 0
+    if workers is None:  # starting a process costs about a second: worth it for larger runs only
+        workers = min(2, os.cpu_count() or 1) if cases >= 50_000 else 0
+    demo_missing, staff = _missing_accounts(db)
+    # In this thread, before any other starts: the check imports streamlit-authenticator (and Streamlit), which
+    # is not safe to import while another thread imports pandas (as pyarrow does, lazily).
+    if any(password_problem(p) for p in {a.password for a in demo_missing} | {DEMO_PASSWORD}):
+        raise ValueError("a demo password does not pass streamlit-authenticator's Validator")
+    hashing = ThreadPoolExecutor(max_workers=1)
+    digests = hashing.submit(_hash_passwords, demo_missing) if demo_missing or staff else None
+    executor = _builders(workers)
     loader = _Loader(db)
-    executor = None
+    context_file = None
     try:
-        counts["users"] += _ensure_accounts(db, loader, start_at)
         ctx = _load_context(db, end=end, years=years, seed=seed)
+        start_at = datetime.combine(ctx.wd_dates[0], datetime.min.time()) + timedelta(seconds=_MORNING_START)
         counts["users"] += _applicant_pool(db, ctx, loader, min(300_000, max(200, cases // 6)), start_at)
-        executor, submit, in_flight = _builders(ctx, workers)
+        counts["users"] += _ensure_accounts(db, loader, start_at, demo_missing, staff, digests)
+        _attach_staff(db, ctx)
+        _attach_demo_applicants(db, ctx)
+        if workers > 0:  # the workers read the context once, from a file
+            context_file = tempfile.NamedTemporaryFile(prefix="ezz-demo-", suffix=".pickle", delete=False)
+            with context_file:
+                pickle.dump(ctx, context_file, protocol=pickle.HIGHEST_PROTOCOL)
+            task_ctx: _Context | str = context_file.name
+        else:
+            task_ctx = ctx
         gen_started = time.perf_counter()
-        pending: deque[tuple[_ChunkPlan, Any]] = deque()
+        pending: deque[tuple[int, Any]] = deque()
+        max_pending = 2 * max(1, workers)
+        batch: list[dict[str, pa.Table]] = []
+        chunk_sizes = [sum(u.size for u in units) for units in plans]
+        loaded_chunks = 0
 
-        def load_next() -> None:
-            plan, future = pending.popleft()
-            tables = future.result()
+        def load_batch() -> None:
+            nonlocal loaded_chunks
+            tables = _concat(batch)
+            batch.clear()
             events, complaints = tables["case_events"], tables["complaints"]
             tables["case_events"] = events.add_column(0, "event_id", pa.array(
                 loader.reserve("event_id_seq", events.num_rows), type=pa.int64()))
             tables["complaints"] = complaints.add_column(0, "complaint_id", pa.array(
                 loader.reserve("complaint_id_seq", complaints.num_rows), type=pa.int64()))
+            locker = tables["locker_items"]
+            tables["locker_items"] = locker.add_column(0, "locker_id", pa.array(
+                loader.reserve("locker_id_seq", locker.num_rows), type=pa.int64()))
             loader.load(tables)
             for key, table in (("cases", "cases"), ("events", "case_events"), ("clock_stops", "clock_stops"),
-                               ("ratings", "ratings"), ("complaints", "complaints")):
+                               ("ratings", "ratings"), ("complaints", "complaints"),
+                               ("locker_items", "locker_items")):
                 counts[key] += tables[table].num_rows
+            loaded_chunks += 1
             if progress is not None:
                 elapsed = time.perf_counter() - gen_started
                 rate = counts["cases"] / elapsed if elapsed > 0 else 0.0
-                progress({"chunk": plan.index + 1, "chunks": len(plans), "cases": counts["cases"], "total": cases,
+                progress({"chunk": loaded_chunks, "chunks": len(plans), "cases": counts["cases"], "total": cases,
                           "rate": rate, "eta": (cases - counts["cases"]) / rate if rate else 0.0})
 
-        for plan in plans:
-            # Identifiers are reserved in chunk order, so case numbers and ids grow with the time of creation.
-            ids = loader.reserve("case_id_seq", plan.size)
-            serials = loader.reserve("case_no_seq", plan.size)
-            pending.append((plan, submit(plan, ids, serials)))
-            while len(pending) > in_flight:
-                load_next()
+        def collect() -> None:
+            chunk_index, future = pending.popleft()
+            batch.append(future.result())
+            if sum(t["cases"].num_rows for t in batch) == chunk_sizes[chunk_index]:
+                load_batch()
+
+        for chunk_index, units in enumerate(plans):
+            for unit in units:
+                # Identifiers are reserved in order, so that case numbers and ids grow with the time of creation.
+                ids = loader.reserve("case_id_seq", unit.size)
+                serials = loader.reserve("case_no_seq", unit.size)
+                pending.append((chunk_index, executor.submit(_build, task_ctx, unit, ids, serials)))
+                while len(pending) > max_pending:
+                    collect()
         while pending:
-            load_next()
+            collect()
     finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+        executor.shutdown(cancel_futures=True)
+        hashing.shutdown(cancel_futures=True)
         loader.close()
+        if context_file is not None:
+            os.unlink(context_file.name)
     counts["seconds"] = round(time.perf_counter() - started, 2)
     db.write(lambda conn: audit.record(conn, "demo_generate", detail={
         **counts, "seed": seed, "end": end.isoformat(), "years": years}))
@@ -1379,14 +1557,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--if-empty", action="store_true", help="do nothing if there are cases already")
     parser.add_argument("--chunk", type=int, default=50_000)
     parser.add_argument("--workers", type=int, default=None,
-                        help="processes building chunks (default: 2 when there are more than 2 chunks)")
+                        help="processes building chunks (default: 2 from 50,000 cases on, else a thread)")
     args = parser.parse_args(argv)
     db = get_database(args.database_url)
     counts = generate(db, cases=args.cases, years=args.years, seed=args.seed, end=args.end, chunk=args.chunk,
                       if_empty=args.if_empty, workers=args.workers, progress=_print_progress)
     if counts.get("skipped"):
         print("cases present already: nothing generated (--if-empty)")
-    for key in ("cases", "events", "clock_stops", "ratings", "complaints", "users", "seconds"):
+    for key in ("cases", "events", "clock_stops", "ratings", "complaints", "locker_items", "users", "seconds"):
         print(f"{key:12s} {counts[key]:>12,}" if key != "seconds" else f"{key:12s} {counts[key]:>12,.1f}")
     if counts["seconds"] and counts["cases"]:
         print(f"{'cases/s':12s} {counts['cases'] / counts['seconds']:>12,.0f}")
