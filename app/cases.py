@@ -271,8 +271,8 @@ def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_v
                 changes["dept_code"] = unit.dept_code
             if not case["region_code"].startswith(unit.region_code):
                 changes["region_code"] = unit.region_code
-        if new_state in wf.FINAL_STATES:
-            changes["closed_at"] = at
+        if new_state in wf.FINAL_STATES and new_state != case["state"]:
+            changes["closed_at"] = at  # closed once; a later rating or complaint does not move it
 
         merged = {**case, **changes}
         changes.update(clock_fields(cal, merged, stops, today))
@@ -298,7 +298,15 @@ def _issue_certificate(conn: Connection, case: dict[str, Any], result_no: str, a
     add_to_locker(conn, owner_user_id=case["applicant_user_id"], kind="certificate",
                   name=item.result_name or item.name, source_case_id=case["case_id"], item_code=item.item_code,
                   certificate_no=result_no, issued_on=at.date(),
-                  expires_on=at.date().replace(year=at.year + CERTIFICATE_YEARS))
+                  expires_on=_years_later(at.date(), CERTIFICATE_YEARS))
+
+
+def _years_later(day: date, years: int) -> date:
+    """The same day `years` later; 29 February becomes 28 February in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 class _Row:

@@ -746,7 +746,7 @@ class _Chunk:
             effect = None if transition.clock == wf.CLOCK_NONE and action not in _RECORDED_ACTIONS \
                 else transition.clock
         fragment = json.dumps([action, state, to], separators=(",", ":"))[1:-1]
-        phase = _FINAL if to in wf.FINAL_STATES else _INTAKE if to in _INTAKE_CLOCK_STATES else \
+        phase = _FINAL if to in wf.FINAL_STATES and to != state else _INTAKE if to in _INTAKE_CLOCK_STATES else \
             _LIMIT if to in _LIMIT_CLOCK_STATES else None
         if action == "create":
             phase = None
