@@ -24,7 +24,8 @@ def catalogue_figures(db: Database) -> dict[str, int]:
     c = s.cases.c
     with db.read() as conn:
         by_cat = dict(conn.execute(sa.select(s.items.c.category, sa.func.count())
-                                   .where(s.items.c.is_current).group_by(s.items.c.category)).fetchall())
+                                   .where(s.items.c.is_current, s.items.c.status == "published")
+                                   .group_by(s.items.c.category)).fetchall())
         depts = conn.execute(sa.select(sa.func.count()).select_from(s.departments)).scalar()
         villages = conn.execute(sa.select(sa.func.count()).select_from(s.regions).where(s.regions.c.level == 5)).scalar()
         total = conn.execute(sa.select(sa.func.count()).select_from(s.cases)).scalar()
