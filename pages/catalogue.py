@@ -18,11 +18,6 @@ from app.config import ROOT
 from app.ui import session as ui
 from app.ui.widgets import to_xlsx
 
-try:  # this page's strings, until they are merged into app/i18n.py
-    from app.i18n_catalogue import M as PAGE_STRINGS
-except ImportError:
-    PAGE_STRINGS = {}
-
 # The same absolute path the router registers (app/ui/router.py: PAGES_DIR / "apply.py").
 APPLY_PAGE = ROOT / "pages" / "apply.py"
 LEVEL_KEYS = {"市": "city", "区": "district", "乡镇街道": "town", "村社区": "village"}
@@ -32,12 +27,8 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")
 
 
 def say(key: str, **params: object) -> str:
-    """The message in the user's language: the shared catalogue first, then this page's own strings."""
-    pair = i18n.M.get(key) or PAGE_STRINGS.get(key)
-    if pair is None:
-        return key
-    text = pair[1] if ui.lang() == "en" else pair[0]
-    return text.format(**params) if params else text
+    """The message in the user's language, from the one catalogue."""
+    return i18n.t(key, ui.lang(), **params)
 
 
 def plain(text: str) -> str:

@@ -3,7 +3,7 @@ state and due date, exportable; one case's record and its receipt on request."""
 import polars as pl
 import streamlit as st
 
-from app import cases, i18n_window, stats
+from app import cases, i18n, stats
 from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import session as ui
@@ -13,7 +13,7 @@ LIMIT = 1000
 
 
 def tr(key: str, **params: object) -> str:
-    return i18n_window.t(key, ui.lang(), **params)
+    return i18n.t(key, ui.lang(), **params)
 
 
 actor = ui.require_roles(ui.actor(), wf.WINDOW_CLERK)

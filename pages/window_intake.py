@@ -11,7 +11,7 @@ import uuid
 
 import streamlit as st
 
-from app import applications, auth, cases, files, forms, i18n_window, reference, stats
+from app import applications, auth, cases, files, forms, i18n, reference, stats
 from app import workflow as wf
 from app.db import StaleVersionError, WriteConflictError
 from app.permissions import PermissionDenied
@@ -26,7 +26,7 @@ REFUSED = (applications.ApplicationError, auth.AuthError, cases.CaseError, wf.Wo
 
 def tr(key: str, **params: object) -> str:
     """A message of the catalogue; its params (names, file names, labels) shown as typed, not as markdown."""
-    return i18n_window.t(key, ui.lang(), **{k: fw.plain(str(v)) for k, v in params.items()})
+    return i18n.t(key, ui.lang(), **{k: fw.plain(str(v)) for k, v in params.items()})
 
 
 actor = ui.require_roles(ui.actor(), wf.WINDOW_CLERK)

@@ -17,10 +17,7 @@ from app import workflow as wf
 from app.db import Database, forget_databases
 from app.permissions import Actor
 
-try:  # the page's strings live here until they are merged into app/i18n.py
-    from app.i18n_catalogue import M as PAGE_STRINGS
-except ImportError:
-    PAGE_STRINGS = {}
+PAGE_STRINGS = {k: v for k, v in i18n.M.items() if k.startswith("catalogue.")}
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "catalogue.py")
