@@ -7,7 +7,7 @@ from pathlib import Path
 from app import i18n, workflow as wf
 
 ROOT = Path(__file__).resolve().parent.parent
-KEY_PATTERN = re.compile(r"""(?:\btr|\bt|\bsay|\b_t)\(\s*f?["']([a-z_]+\.[a-z_.{}]+)["']""")
+KEY_PATTERN = re.compile(r"""(?:\btr|\bt|\btx|\bsay|\b_t)\(\s*f?["']([a-z_]+\.[a-z_.{}]+)["']""")
 ERROR_KEY = re.compile(r"""(?:Error|Denied)\(\s*["']([a-z_]+\.[a-z_]+)["']""")
 
 
