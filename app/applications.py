@@ -88,19 +88,31 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
         file_id = locker_id = None
         if isinstance(answer, files.Upload):
             try:
-                file_id = files.store(conn, answer, formats=material.formats, owner_user_id=owner,
-                                      uploaded_by=actor.user_id)
+                files.check_upload(answer, material.formats)
             except files.FileRejected as exc:
                 raise ApplicationError(exc.key, {f"material_{seq}": (exc.key, exc.params)}, **exc.params) from exc
-            if owner is not None:
-                locker_id = files.add_to_locker(conn, owner_user_id=owner, kind="material", name=material.name,
-                                                file_id=file_id, source_case_id=case["case_id"])
+            # The same file saved again (a draft saved twice) reuses its locker entry instead of adding one.
+            same = _same_locker_file(conn, owner, answer, material.name) if owner is not None else None
+            if same is not None:
+                file_id, locker_id = same
+            else:
+                file_id = files.store(conn, answer, formats=material.formats, owner_user_id=owner,
+                                      uploaded_by=actor.user_id)
+                if owner is not None:
+                    locker_id = files.add_to_locker(conn, owner_user_id=owner, kind="material", name=material.name,
+                                                    file_id=file_id, source_case_id=case["case_id"])
         else:
             if owner is None:
                 raise ApplicationError("material.locker_not_yours")
             entry = _locker_entry(conn, owner, int(answer))
             if entry.kind == "certificate" and entry.item_code != material.reuse_item_code:
                 raise ApplicationError("material.certificate_mismatch", name=material.name)
+            if entry.file_id is not None:
+                ext = conn.execute(sa.select(s.stored_files.c.extension)
+                                   .where(s.stored_files.c.file_id == entry.file_id)).scalar()
+                accepted = {f.lower() for f in material.formats} | ({"jpeg"} if "jpg" in material.formats else set())
+                if ext not in accepted:
+                    raise ApplicationError("file.wrong_type", name=entry.name, formats="、".join(material.formats))
             locker_id, file_id = entry.locker_id, entry.file_id
         conn.execute(s.case_materials.delete().where(s.case_materials.c.case_id == case["case_id"],
                                                      s.case_materials.c.material_seq == seq,
@@ -108,6 +120,20 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
         conn.execute(s.case_materials.insert().values(case_id=case["case_id"], material_seq=seq, round=round_,
                                                       file_id=file_id, locker_id=locker_id,
                                                       provided_at=timeutil.now(), provided_by=actor.user_id))
+
+
+def _same_locker_file(conn: Connection, owner: int, upload: files.Upload, name: str) -> tuple[int, int] | None:
+    import hashlib
+
+    digest = hashlib.sha256(upload.data).hexdigest()
+    row = conn.execute(
+        sa.select(s.locker_items.c.locker_id, s.locker_items.c.file_id)
+        .select_from(s.locker_items.join(s.stored_files, s.stored_files.c.file_id == s.locker_items.c.file_id))
+        .where(s.locker_items.c.owner_user_id == owner, s.locker_items.c.kind == "material",
+               s.locker_items.c.name == name, s.stored_files.c.sha256 == digest,
+               s.stored_files.c.file_name == upload.file_name)
+        .order_by(s.locker_items.c.locker_id.desc()).limit(1)).fetchone()
+    return None if row is None else (int(row.file_id), int(row.locker_id))
 
 
 def provided_materials(db: Database, actor: Actor, case_id: int) -> dict[int, dict[str, Any]]:

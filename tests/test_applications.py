@@ -281,3 +281,30 @@ def test_window_intake_for_a_present_applicant(seeded_db):
     # Staff of other roles cannot use the window services.
     with pytest.raises(PermissionDenied):
         apps.find_applicant(seeded_db, seeded_db.actors["officer"], id_number)
+
+
+def test_saving_a_draft_twice_keeps_one_locker_entry(seeded_db):
+    a = seeded_db.actors["applicant"]
+    case = draft(seeded_db)
+    upload = files.Upload("身份证明-再次保存.pdf", PDF + b"% twice\n")
+    first = min(required_uploads(seeded_db))
+    saved = apps.save_draft(seeded_db, a, case["case_id"], expected_version=case["version"], values={},
+                            materials={first: upload})
+    apps.save_draft(seeded_db, a, case["case_id"], expected_version=saved["version"], values={},
+                    materials={first: upload})
+    assert sum(1 for x in apps.locker(seeded_db, a) if x["file_name"] == "身份证明-再次保存.pdf") == 1
+
+
+def test_a_locker_file_of_the_wrong_type_cannot_stand_in(seeded_db):
+    a = seeded_db.actors["applicant"]
+    mats = apps.item_materials(seeded_db, ITEM, 1)
+    pdf_only = next(m for m in mats if m.required and "png" not in m.formats and "jpg" not in m.formats)
+    picture = next(m for m in mats if "png" in m.formats)
+    case = draft(seeded_db)
+    saved = apps.save_draft(seeded_db, a, case["case_id"], expected_version=case["version"], values={},
+                            materials={picture.seq: files.Upload("照片.png", PNG + b"x")})
+    entry = next(x for x in apps.locker(seeded_db, a) if x["file_name"] == "照片.png")
+    with pytest.raises(apps.ApplicationError) as err:
+        apps.save_draft(seeded_db, a, case["case_id"], expected_version=saved["version"], values={},
+                        materials={pdf_only.seq: entry["locker_id"]})
+    assert err.value.key == "file.wrong_type"
