@@ -4,7 +4,6 @@ withdrawal, rating and complaints — every one a transition of the declared wor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +52,31 @@ def item_materials(db: Database, item_code: str, version: int) -> list[Material]
                             .order_by(t.c.seq)).fetchall()
     return [Material(r.seq, r.name, bool(r.required), r.original_or_copy or "", list(r.formats or []),
                      r.reuse_certificate or "", r.reuse_item_code, r.note or "") for r in rows]
+
+
+def published_item(db: Database, item_code: str) -> dict[str, Any]:
+    """The current published version of an item (CaseError case.item_unknown otherwise)."""
+    with db.read() as conn:
+        return dict(cases.current_item(conn, item_code)._mapping)
+
+
+def item_at(db: Database, item_code: str, version: int) -> dict[str, Any]:
+    """An item as it was at `version` (a case keeps the version it was filed under)."""
+    with db.read() as conn:
+        row = cases.item_version(conn, item_code, version)
+    if row is None:
+        raise cases.CaseError("case.item_unknown", item=item_code)
+    return dict(row._mapping)
+
+
+def city_regions(db: Database) -> list[dict[str, Any]]:
+    """The region tree below the city (districts, towns, villages), for choosing a case's place."""
+    r = s.regions
+    with db.read() as conn:
+        rows = conn.execute(sa.select(r.c.code, r.c.name, r.c.level, r.c.parent_code)
+                            .where(r.c.code.startswith(cases.CITY_PREFIX[:4]), r.c.level >= 3)
+                            .order_by(r.c.code)).fetchall()
+    return [dict(row._mapping) for row in rows]
 
 
 def account(db: Database, user_id: int) -> dict[str, Any]:

@@ -31,14 +31,11 @@ REFUSED = (ApplicationError, CaseError, WorkflowError, PermissionDenied, WriteCo
 
 # -- reading (through the services) -----------------------------------------------------------------------
 def published_item(item_code: str) -> dict:
-    """The current published version of an item; CaseError case.item_unknown otherwise."""
-    with db.read() as conn:
-        return dict(cases.current_item(conn, item_code)._mapping)
+    return applications.published_item(db, item_code)
 
 
 def item_at(item_code: str, version: int) -> dict:
-    with db.read() as conn:
-        return dict(cases.item_version(conn, item_code, version)._mapping)
+    return applications.item_at(db, item_code, version)
 
 
 account = applications.account(db, actor.user_id)

@@ -47,9 +47,7 @@ def place_labels() -> dict[str, str]:
 
 
 def published_item(item_code: str) -> dict:
-    """The current published version of an item; CaseError case.item_unknown otherwise."""
-    with db.read() as conn:
-        return dict(cases.current_item(conn, item_code)._mapping)
+    return applications.published_item(db, item_code)
 
 
 def form_of(item: dict, applicant: dict) -> tuple[list[forms.FormField], list[forms.FormField],

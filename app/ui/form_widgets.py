@@ -18,11 +18,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import streamlit as st
 
-from app import files, timeutil
-from app import schema as s
+from app import applications, files, timeutil
 from app.applications import Material, MaterialAnswer
 from app.db import Database, StaleVersionError, WriteConflictError
 from app.forms import FormField
@@ -166,14 +164,8 @@ def collect_values(fields: Iterable[FormField], prefix: str) -> dict[str, Any]:
 
 # -- the place (纵贯乡村: district → town/street → village/community) -------------------------------------
 def regions(db: Database) -> list[dict[str, Any]]:
-    """The region tree below the city, from the regions table.
-
-    Stop-gap until the service layer offers a region reader (reported): a single parameterised read."""
-    r = s.regions
-    with db.read() as conn:
-        rows = conn.execute(sa.select(r.c.code, r.c.name, r.c.level, r.c.parent_code)
-                            .where(r.c.code.startswith(CITY_CODE), r.c.level >= 3).order_by(r.c.code)).fetchall()
-    return [dict(row._mapping) for row in rows]
+    """The region tree below the city (the service's reader)."""
+    return applications.city_regions(db)
 
 
 def _level_key(prefix: str, depth: int, parent: str) -> str:
