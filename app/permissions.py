@@ -53,8 +53,10 @@ def case_scope(actor: Actor) -> sa.ColumnElement[bool]:
         return c.agent_user_id == actor.user_id  # only the cases they registered at their window
     if actor.role in (wf.OFFICER, wf.HEAD):
         return sa.and_(c.dept_code == (actor.dept_code or "\x00"),
-                       c.region_code.startswith(actor.region_code or "\x00"))
-    if actor.role in (wf.SUPERVISOR, wf.LEADER, wf.ADMIN, "system"):
+                       c.region_code.startswith(actor.region_code or "\x00"), c.state != wf.DRAFT)
+    if actor.role in (wf.SUPERVISOR, wf.LEADER, wf.ADMIN):
+        return c.state != wf.DRAFT  # a draft is the applicant's own until it is submitted (domain.md §4)
+    if actor.role == "system":
         return sa.true()
     return sa.false()
 
@@ -65,8 +67,11 @@ def can_view(actor: Actor, case: Any) -> bool:
     if actor.role == wf.WINDOW_CLERK:
         return case.agent_user_id == actor.user_id
     if actor.role in (wf.OFFICER, wf.HEAD):
-        return case.dept_code == actor.dept_code and case.region_code.startswith(actor.region_code or "\x00")
-    return actor.role in (wf.SUPERVISOR, wf.LEADER, wf.ADMIN, "system")
+        return (case.dept_code == actor.dept_code and case.region_code.startswith(actor.region_code or "\x00")
+                and case.state != wf.DRAFT)
+    if actor.role in (wf.SUPERVISOR, wf.LEADER, wf.ADMIN):
+        return case.state != wf.DRAFT
+    return actor.role == "system"
 
 
 def can_act(actor: Actor, case: Any) -> bool:

@@ -290,3 +290,76 @@ def expect_signed_in(page, user: TestUser, home_heading: str) -> None:  # noqa: 
     expect(sidebar(page).get_by_text(f"当前用户：{user.display_name}")).to_be_visible()
     expect(sidebar(page).get_by_role("button", name="退出登录")).to_be_visible()
     expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name="登录")).to_have_count(0)
+
+
+# -- a server with more users and its own upload folder (added for tests/test_browser_portal.py) ----------
+# These add to the module without changing anything above: `live_server` still seeds USERS only.
+def seed_database_with(path: Path, users: list[TestUser]) -> None:
+    """Like seed_database, with the given users instead of USERS (the same password for every one)."""
+    from app import auth
+    from app.db import Database, forget_databases
+    from pipelines.seed_reference import seed_reference
+
+    db = Database(f"duckdb:///{path}")
+    try:
+        db.migrate()
+        seed_reference(db)
+        digest = auth.hash_password(PASSWORD)
+
+        def work(conn) -> None:
+            for user in users:
+                auth.create_user(conn, username=user.username, password=None, password_hash=digest,
+                                 display_name=user.display_name, role=user.role, unit_id=user.unit_id,
+                                 id_kind="resident_id" if user.id_number else None, id_number=user.id_number)
+
+        db.write(work)
+    finally:
+        db.dispose()
+        forget_databases()
+
+
+def serve(workdir: Path, db_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start the real server on a seeded DuckDB file (as `live_server` does) and yield its base URL; uploads
+    go to workdir/files unless extra_env says otherwise. Use as a generator fixture body:
+        yield from serve(workdir, db_path)
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EZZ_")}
+    env.update({
+        "EZZ_DATABASE_URL": f"duckdb:///{db_path}",
+        "EZZ_BACKGROUND_JOBS": "0",
+        "EZZ_MODE": "development",
+        "EZZ_LANGUAGE": "zh",
+        "EZZ_LOCKOUT_FAILURES": "5",
+        "EZZ_LOCKOUT_MINUTES": "30",
+        "EZZ_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "EZZ_FILES_DIR": str(workdir / "files"),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        **(extra_env or {}),
+    })
+    log_path = workdir / "server.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [*_streamlit_command(), "run", "server.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{_tail(log_path)}")
+            try:
+                status, body = get_json(base + "/healthz", timeout=2)
+                if status == 200 and body.get("status") == "ok":
+                    break
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not healthy after 60 s:\n{_tail(log_path)}")
+            time.sleep(0.25)  # polling interval of the health probe, not a wait for the page
+        yield base
+    finally:
+        _stop(proc)
+        log.close()

@@ -6,7 +6,7 @@ import pytest
 
 from app import cases
 from app import workflow as wf
-from app.permissions import PermissionDenied
+from app.permissions import SYSTEM, PermissionDenied
 from tests.factories import applicant_of, file_case
 
 # domain.md §4 and §8, written out by hand: who may do what (a second statement of the rules, so that a
@@ -118,7 +118,7 @@ def test_every_legal_transition_works_and_is_recorded(seeded_db, action, role, s
                            comment="依法办理意见", payload=PAYLOADS.get(action))
     expected_state = transition.target or source
     assert result["state"] == expected_state
-    events = cases.case_events(seeded_db, seeded_db.actors["head"], case["case_id"])
+    events = cases.case_events(seeded_db, SYSTEM, case["case_id"])
     last = events[-1]
     assert (last["action"], last["from_state"], last["to_state"]) == (action, source, expected_state)
     assert (last["actor_user_id"], last["actor_role"], last["actor_unit_id"]) == (actor.user_id, role, actor.unit_id)
@@ -138,7 +138,7 @@ def test_illegal_transitions_are_refused_and_write_nothing(seeded_db, action, ro
     with pytest.raises(wf.WorkflowError):
         cases.perform(seeded_db, actor, case["case_id"], action, expected_version=case["version"],
                       comment="试图越权", payload=PAYLOADS.get(action))
-    after = cases.get_case(seeded_db, seeded_db.actors["head"], case["case_id"])
+    after = cases.get_case(seeded_db, SYSTEM, case["case_id"])
     assert (after["state"], after["version"]) == (state, case["version"])
 
 
@@ -170,3 +170,15 @@ def test_supplement_stops_and_restarts_the_clock(seeded_db):
     assert case["promised_due"] is None  # frozen while the applicant supplements
     case = cases.perform(seeded_db, a["applicant"], case["case_id"], "supplement", expected_version=case["version"])
     assert case["clock_stopped"] is False and case["promised_due"] is not None
+
+
+def test_drafts_are_invisible_to_staff(seeded_db):
+    """domain.md §4: a draft is the applicant's own; officers see a case only once it is submitted."""
+    a = seeded_db.actors
+    case = file_case(seeded_db, a["applicant"], submit=False)
+    for who in ("officer", "head", "supervisor", "leader", "admin"):
+        with pytest.raises(cases.CaseError):
+            cases.get_case(seeded_db, a[who], case["case_id"])
+    assert all(c["case_id"] != case["case_id"] for c in cases.list_cases(seeded_db, a["officer"]))
+    cases.perform(seeded_db, a["applicant"], case["case_id"], "submit", expected_version=case["version"])
+    assert cases.get_case(seeded_db, a["officer"], case["case_id"])["state"] == wf.SUBMITTED

@@ -26,6 +26,9 @@ def to_xlsx(df: pl.DataFrame, sheet: str = "data") -> bytes:
 def translate_columns(df: pl.DataFrame) -> pl.DataFrame:
     """Show state and warning codes as words, and column names from the catalogue."""
     out = df
+    for col in ("promised_due", "statutory_due"):  # dates, not timestamps
+        if col in out.columns and out[col].dtype == pl.Datetime:
+            out = out.with_columns(pl.col(col).dt.date())
     if "state" in out.columns:
         out = out.with_columns(pl.col("state").map_elements(lambda v: tr(f"state.{v}"), return_dtype=pl.String))
     if "warning_level" in out.columns:
