@@ -133,6 +133,22 @@ def create_user(conn: Connection, *, username: str, password: str | None, displa
     ).returning(s.users.c.user_id)).scalar_one())
 
 
+def registration_problems(*, username: str, password: str, password2: str, display_name: str, id_kind: str,
+                          id_number: str) -> list[str]:
+    """Every problem of a registration form (i18n keys), so that the applicant can fix them in one go."""
+    problems = [p for p in (username_problem((username or "").strip()), password_problem(password or "")) if p]
+    if password != password2:
+        problems.append("auth.password_mismatch")
+    if not (display_name or "").strip():
+        problems.append("auth.name_required")
+    number = (id_number or "").strip().upper()
+    err = (validate_resident_id(number) if id_kind == "resident_id" else
+           validate_credit_code(number) if id_kind == "credit_code" else "id.kind")
+    if err:
+        problems.append(err)
+    return problems
+
+
 def register_applicant(db: Database, *, username: str, password: str, display_name: str, id_kind: str,
                        id_number: str, phone: str | None = None) -> int:
     """Self-registration of an applicant (a person by resident ID, an enterprise by credit code)."""

@@ -121,7 +121,13 @@ def validate_field(field: FormField, value: Any) -> tuple[str, dict[str, Any]] |
     """None if the answer is acceptable, else (i18n key, params)."""
     label = {"label": field.label}
     if _empty(value):
-        return ("form.required", label) if field.required else None
+        if not field.required:
+            return None
+        if field.field_type == "checkbox":
+            return "form.required_check", label
+        if field.field_type in ("select", "multiselect", "date"):
+            return "form.required_choice", label
+        return "form.required", label
     rule = field.rule
     t = field.field_type
     if t in ("text", "textarea"):
@@ -162,7 +168,7 @@ def validate_field(field: FormField, value: Any) -> tuple[str, dict[str, Any]] |
             return "form.choice", label
     elif t == "checkbox":
         if value is not True:
-            return "form.required", label
+            return "form.required_check", label
     elif t == "phone":
         if not PHONE.fullmatch(str(value).strip()):
             return "form.phone", label

@@ -35,20 +35,6 @@ def catalogue_figures(db: Database) -> dict[str, int]:
             "cases_total": int(total), "cases_completed": int(completed)}
 
 
-def search_items(db: Database, text: str, limit: int = 50) -> pl.DataFrame:
-    it = s.items
-    q = (sa.select(it.c.item_code, it.c.name, it.c.category, it.c.dept_code, it.c.promised_days)
-         .where(it.c.is_current, it.c.status == "published").order_by(it.c.item_code).limit(limit))
-    if text.strip():
-        q = q.where(sa.or_(it.c.name.contains(text.strip(), autoescape=True),
-                           it.c.item_code.contains(text.strip(), autoescape=True)))
-    with db.read() as conn:
-        rows = conn.execute(q).fetchall()
-    return pl.DataFrame([dict(r._mapping) for r in rows],
-                        schema={"item_code": pl.String, "name": pl.String, "category": pl.String,
-                                "dept_code": pl.String, "promised_days": pl.Int64})
-
-
 def state_counts(db: Database, actor: Actor) -> dict[str, int]:
     with db.read() as conn:
         rows = conn.execute(sa.select(s.cases.c.state, sa.func.count()).where(case_scope(actor))

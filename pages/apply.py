@@ -10,7 +10,7 @@ import uuid
 import polars as pl
 import streamlit as st
 
-from app import applications, cases, forms, stats, timeutil
+from app import applications, cases, catalogue, forms, timeutil
 from app import workflow as wf
 from app.applications import ApplicationError
 from app.cases import CaseError
@@ -200,7 +200,7 @@ if state is None or state.get("case_id") is None:
         except CaseError as exc:
             st.error(fw.plain(fw.explain(exc)))
     search = st.text_input(tx("apply.search"), key="apply-search", placeholder=tx("apply.search_hint"))
-    found = stats.search_items(db, search)
+    found = catalogue.search(db, keyword=search or "")
     labels = {r["item_code"]: f"{r['name']}（{r['item_code']}）" for r in found.iter_rows(named=True)}
     chosen_code = st.session_state.setdefault("apply-item", None)  # nothing chosen until the applicant chooses
     if chosen_code and chosen_code not in labels:

@@ -199,6 +199,10 @@ def show_guide(item_code: str) -> None:
     if guide_pdf is not None:
         left.download_button(say("catalogue.pdf"), data=lambda: guide_pdf(db, g["item_code"]),
                              file_name=f"guide-{g['item_code']}.pdf", mime="application/pdf", key="catalogue_pdf")
+    if actor is None:
+        right.info(say("catalogue.sign_in_to_apply"))
+        right.page_link(st.Page(ROOT / "pages" / "sign_in.py", url_path="signin"), label=say("page.sign_in"))
+        right.page_link(st.Page(ROOT / "pages" / "register.py", url_path="register"), label=say("page.register"))
     if actor is not None and getattr(actor, "role", None) == wf.APPLICANT:
         if right.button(say("catalogue.apply"), type="primary", key="catalogue_apply"):
             st.session_state["ezz_apply_item"] = g["item_code"]

@@ -3,6 +3,7 @@ import streamlit as st
 
 from app import stats
 from app import workflow as wf
+from app.config import ROOT
 from app.ui import session as ui
 from app.ui.widgets import table
 
@@ -19,4 +20,4 @@ b.metric(tr("home.yellow"), q["yellow"])
 c.metric(tr("home.red"), q["red"])
 st.subheader(tr("home.window_cases"))
 table(stats.recent_cases(db, actor), "window_cases")
-st.caption(tr("home.next_issue"))
+st.page_link(st.Page(ROOT / "pages" / "window_intake.py", url_path="intake"), label=tr("page.window_intake"), icon="🪟")

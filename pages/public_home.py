@@ -1,7 +1,10 @@
 """首页 (public): the four columns, the catalogue in figures, and item search."""
 import streamlit as st
 
-from app import stats
+import polars as pl
+
+from app import catalogue, stats
+from app.config import ROOT
 from app.ui import session as ui
 from app.ui.widgets import table
 
@@ -25,7 +28,18 @@ f, g = st.columns(2)
 f.metric(tr("home.cases_total"), f"{figures['cases_total']:,}")
 g.metric(tr("home.cases_completed"), f"{figures['cases_completed']:,}")
 
+left, mid, right = st.columns(3)
+left.page_link(st.Page(ROOT / "pages" / "catalogue.py", url_path="guide"), label=tr("home.find_service"), icon="🔎")
+mid.page_link(st.Page(ROOT / "pages" / "lookup.py", url_path="lookup"), label=tr("home.lookup"), icon="📮")
+if ui.actor() is None:
+    right.page_link(st.Page(ROOT / "pages" / "register.py", url_path="register"), label=tr("page.register"), icon="👤")
+
 query = st.text_input(tr("home.search"), key="public_search")
-found = stats.search_items(db, query or "")
+found = catalogue.search(db, keyword=query or "")
 st.caption(tr("home.search_results", n=found.height))
-table(found.rename({"item_code": "item_code", "name": "item"}), "items")
+shown = found.select(
+    pl.col("item_code").alias(tr("catalogue.col.item_code")), pl.col("name").alias(tr("catalogue.col.name")),
+    pl.col("category").map_elements(lambda c: tr(f"catalogue.column.{c}"), return_dtype=pl.String)
+    .alias(tr("catalogue.col.column")),
+    pl.col("dept").alias(tr("catalogue.col.dept")), pl.col("promised_days").alias(tr("catalogue.col.promised")))
+table(shown, "items")

@@ -11,7 +11,7 @@ import uuid
 
 import streamlit as st
 
-from app import applications, auth, cases, files, forms, i18n, reference, stats
+from app import applications, auth, catalogue, cases, files, forms, i18n, reference
 from app import workflow as wf
 from app.db import StaleVersionError, WriteConflictError
 from app.permissions import PermissionDenied
@@ -197,7 +197,7 @@ st.button(tr("intake.change_applicant"), on_click=new_instance, args=(False,), k
 # 2. The item (published ones only) and the place (by default the window's own region).
 st.subheader(tr("intake.step_item"))
 query = st.text_input(tr("intake.item_search"), key="wi_item_q")
-found = stats.search_items(db, query)
+found = catalogue.search(db, keyword=query or "")
 names = dict(zip(found["item_code"], found["name"]))
 if not names:
     st.info(tr("intake.no_items"))

@@ -103,3 +103,13 @@ def test_staff_accounts_need_a_unit(seeded_db):
         seeded_db.write(lambda c: auth.create_user(c, username="nounit", password=PASSWORD, display_name="无单位",
                                                    role="officer"))
     assert err.value.key == "auth.staff_needs_unit"
+
+
+def test_registration_reports_every_problem_at_once():
+    problems = auth.registration_problems(username="张", password="12345678", password2="1234567",
+                                          display_name=" ", id_kind="resident_id", id_number="420704199001010120")
+    assert problems == ["auth.username_invalid", "auth.password_weak", "auth.password_mismatch",
+                        "auth.name_required", "id.checksum"]
+    good = make_resident_id("420704", date(1990, 1, 1), 12)
+    assert auth.registration_problems(username="zhang_90", password="Zhang@2026", password2="Zhang@2026",
+                                      display_name="张三", id_kind="resident_id", id_number=good) == []

@@ -336,10 +336,10 @@ def test_new_person_applies_online_for_food_licence(new_page, scans, tmp_path):
         rows = [r for r in my_cases_rows(page) if r["办件编号"] == case_no]
         assert len(rows) == 1, rows
         assert rows[0]["事项"] == FOOD_NAME and rows[0]["状态"] == "已提交", rows[0]
-        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", rows[0]["承诺期限"]), rows[0]
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", rows[0]["期限截止"]), rows[0]
         open_my_case(page, case_no)
         clock = body.get_by_test_id("stMetric").filter(has_text="期限截止")
-        expect(clock).to_contain_text(rows[0]["承诺期限"])
+        expect(clock).to_contain_text(rows[0]["期限截止"])
         expect(body.get_by_text(re.compile(r"申报渠道：网上申报"))).to_be_visible()
         steps.done("我的办件")
         print(f"\n我的办件 row: {rows[0]}")

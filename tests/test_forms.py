@@ -43,7 +43,7 @@ def test_every_item_gets_a_form_with_applicant_and_application_fields():
     ("date", date(2026, 12, 1), "2026-13-01", "form.date"),
     ("select", "窗口领取", "上门送达", "form.choice"),
     ("multiselect", ["预包装食品销售"], ["卖烟花"], "form.choice"),
-    ("checkbox", True, False, "form.required"),
+    ("checkbox", True, False, "form.required_check"),
     ("phone", "13807110000", "12345", "form.phone"),
     ("email", "zhang@example.cn", "zhang@", "form.email"),
     ("id_number", make_resident_id("420704", date(1990, 1, 1), 12), "420704199001010120", "id.checksum"),
