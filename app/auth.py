@@ -149,6 +149,39 @@ def registration_problems(*, username: str, password: str, password2: str, displ
     return problems
 
 
+def create_staff_account(db: Database, admin: Actor, *, username: str, password: str, display_name: str,
+                         role: str, unit_id: str) -> int:
+    """Staff accounts are created by an administrator only, for an existing organisation unit."""
+    if admin.role != wf.ADMIN:
+        raise AuthError("perm.denied")
+    if role not in wf.STAFF_ROLES:
+        raise AuthError("auth.role_unknown")
+    username = (username or "").strip()
+    for problem in (username_problem(username), password_problem(password or "")):
+        if problem:
+            raise AuthError(problem)
+    if not (display_name or "").strip():
+        raise AuthError("auth.name_required")
+    digest = hash_password(password)
+
+    def work(conn: Connection) -> int:
+        if conn.execute(sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id == unit_id)).fetchone() is None:
+            raise AuthError("auth.unit_unknown")
+        user_id = create_user(conn, username=username, password=None, password_hash=digest,
+                              display_name=display_name.strip(), role=role, unit_id=unit_id)
+        audit.record(conn, "create_staff_account", user_id=admin.user_id, username=admin.username,
+                     detail={"new_user_id": user_id, "role": role, "unit_id": unit_id})
+        return user_id
+
+    return db.write(work)
+
+
+def units(db: Database) -> list[tuple[str, str]]:
+    with db.read() as conn:
+        return [(r.unit_id, r.name) for r in conn.execute(
+            sa.select(s.org_units.c.unit_id, s.org_units.c.name).order_by(s.org_units.c.unit_id))]
+
+
 def register_applicant(db: Database, *, username: str, password: str, display_name: str, id_kind: str,
                        id_number: str, phone: str | None = None) -> int:
     """Self-registration of an applicant (a person by resident ID, an enterprise by credit code)."""

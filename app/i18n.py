@@ -129,6 +129,12 @@ M: dict[str, tuple[str, str]] = {
     "auth.name_required": ("请填写姓名或单位名称。", "Please enter a name."),
     "auth.role_unknown": ("未知角色。", "Unknown role."),
     "auth.staff_needs_unit": ("工作人员账户必须属于一个单位。", "A staff account needs an organisation unit."),
+    "auth.unit_unknown": ("所选单位不存在。", "The chosen unit does not exist."),
+    "admin.new_staff": ("新建工作人员账户", "New staff account"),
+    "admin.role": ("角色", "Role"),
+    "admin.unit": ("所属单位", "Unit"),
+    "admin.create": ("创建账户", "Create account"),
+    "admin.created": ("已创建账户：{username}", "Account created: {username}"),
     "auth.no_user": ("用户不存在。", "No such user."),
     "auth.prod_default_key": ("生产模式下不得使用默认的 Cookie 密钥。", "Production mode refuses the default cookie key."),
     # -- identifiers ----------------------------------------------------------------------------------

@@ -113,3 +113,20 @@ def test_registration_reports_every_problem_at_once():
     good = make_resident_id("420704", date(1990, 1, 1), 12)
     assert auth.registration_problems(username="zhang_90", password="Zhang@2026", password2="Zhang@2026",
                                       display_name="张三", id_kind="resident_id", id_number=good) == []
+
+
+def test_staff_accounts_are_created_by_an_admin_only(seeded_db):
+    admin, officer = seeded_db.actors["admin"], seeded_db.actors["officer"]
+    with pytest.raises(auth.AuthError) as err:
+        auth.create_staff_account(seeded_db, officer, username="new_off", password="NewOff@2026",
+                                  display_name="新承办人", role="officer", unit_id="U-4207-SCJG")
+    assert err.value.key == "perm.denied"
+    with pytest.raises(auth.AuthError) as err:
+        auth.create_staff_account(seeded_db, admin, username="new_off", password="NewOff@2026",
+                                  display_name="新承办人", role="officer", unit_id="U-NOWHERE")
+    assert err.value.key == "auth.unit_unknown"
+    uid = auth.create_staff_account(seeded_db, admin, username="new_off", password="NewOff@2026",
+                                    display_name="新承办人", role="officer", unit_id="U-420703-SCJG")
+    actor = auth.actor_for(seeded_db, uid)
+    assert (actor.role, actor.dept_code, actor.region_code) == ("officer", "SCJG", "420703")
+    assert auth.sign_in(seeded_db, "new_off", "NewOff@2026").ok
