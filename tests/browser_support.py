@@ -131,44 +131,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db_path = workdir / "e2e.duckdb"
     seed_database(db_path)
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EZZ_")}
-    env.update({
-        "EZZ_DATABASE_URL": f"duckdb:///{db_path}",
-        "EZZ_BACKGROUND_JOBS": "0",
-        "EZZ_MODE": "development",
-        "EZZ_LANGUAGE": "zh",
-        "EZZ_LOCKOUT_FAILURES": "5",
-        "EZZ_LOCKOUT_MINUTES": "30",
-        "EZZ_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    })
-    log_path = workdir / "server.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [*_streamlit_command(), "run", "server.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{_tail(log_path)}")
-            try:
-                status, body = get_json(base + "/healthz", timeout=2)
-                if status == 200 and body.get("status") == "ok":
-                    break
-            except (OSError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy after 60 s:\n{_tail(log_path)}")
-            time.sleep(0.25)  # polling interval of the health probe, not a wait for the page
-        yield base
-    finally:
-        _stop(proc)
-        log.close()
+    yield from serve(workdir, db_path)
 
 
 @pytest.fixture(scope="module")
