@@ -175,17 +175,17 @@ applicant = state.get("wi_applicant")
 if applicant is None:
     st.radio(tr("auth.id_kind"), ID_KINDS, format_func=lambda k: tr(f"auth.id_kind.{k}"), horizontal=True,
              key="wi_find_kind")
-    st.text_input(tr("auth.id_number"), key="wi_find_id")
+    st.text_input(tr("intake.find_id_number"), key="wi_find_id")
     st.button(tr("intake.find"), on_click=find_applicant, key="wi_find")
     not_found = state.pop("wi_not_found", False)
     if not_found:
         st.info(tr("intake.not_found"))
     show_messages()
     with st.expander(tr("intake.register_title"), expanded=not_found):
-        st.radio(tr("auth.id_kind"), ID_KINDS, format_func=lambda k: tr(f"auth.id_kind.{k}"), horizontal=True,
+        st.radio(tr("intake.register_id_kind"), ID_KINDS, format_func=lambda k: tr(f"auth.id_kind.{k}"), horizontal=True,
                  key="wi_reg_kind")
         st.text_input(tr("auth.display_name"), key="wi_reg_name")
-        st.text_input(tr("auth.id_number"), key="wi_reg_id")
+        st.text_input(tr("intake.register_id_number"), key="wi_reg_id")
         st.text_input(tr("intake.phone"), key="wi_reg_phone")
         st.button(tr("intake.register_submit"), on_click=register_applicant, key="wi_register")
     st.stop()

@@ -358,7 +358,7 @@ def test_window_clerk_files_for_present_applicant(new_page, scans):
 
         body = main(page)
         expect(body.get_by_role("radio", name="居民身份证（自然人）").first).to_be_checked()
-        type_into(body, "证件号码", APPLICANT.id_number)
+        type_into(body, "查找：证件号码", APPLICANT.id_number)
         body.get_by_role("button", name="查找申请人").click()
         expect(body.get_by_test_id("stAlert").filter(has_text=f"申请人：{APPLICANT.display_name}")).to_be_visible()
         steps.done("find the applicant")
