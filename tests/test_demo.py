@@ -352,7 +352,7 @@ def test_sample_cases_replayed_through_the_services_give_the_same_record(generat
             by_action[action].append(cid)
         if cases[cid].supplement_count > 1:
             by_action["second notice"].append(cid)
-    for action, ids in sorted(by_action.items()):  # every action at least once
+    for _action, ids in sorted(by_action.items()):  # every action at least once
         sample[ids[0]] = None
     by_state = defaultdict(list)
     for cid, case in cases.items():
@@ -388,7 +388,7 @@ def test_sample_cases_replayed_through_the_services_give_the_same_record(generat
                   "to_state", "comment")
         assert [tuple(getattr(e, f) for f in fields) for e in again_events] == \
             [tuple(getattr(e, f) for f in fields) for e in evs], case.case_no
-        renumber = lambda p: {k: (v.replace(case.case_no, "N") if isinstance(v, str) else v)  # noqa: E731
+        renumber = lambda p, case=case: {k: (v.replace(case.case_no, "N") if isinstance(v, str) else v)  # noqa: E731
                               for k, v in (p or {}).items()}
         assert [renumber(e.payload) for e in evs] == [
             renumber({k: (v.replace(again.case_no, case.case_no) if isinstance(v, str) else v)
