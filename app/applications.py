@@ -196,26 +196,58 @@ def missing_materials(mats: list[Material], have: set[int]) -> list[Material]:
     return [m for m in mats if m.required and m.seq not in have]
 
 
-def submit(db: Database, actor: Actor, case_id: int, *, expected_version: int, values: dict[str, Any],
-           materials: dict[int, MaterialAnswer] | None = None) -> dict[str, Any]:
-    """Validate the form and the mandatory materials, then submit; nothing is kept if anything is wrong."""
-    case = cases.get_case(db, actor, case_id)
-    form = forms.load_form(db, case["item_code"], case["item_version"])
-    kind = _kind(case)
+def check_application(db: Database, *, item_code: str, item_version: int, id_kind: str, id_number: str,
+                      values: dict[str, Any], materials: dict[int, MaterialAnswer] | None = None,
+                      already_given: set[int] | frozenset[int] = frozenset()) -> None:
+    """Everything `submit` checks before it writes — the form's rules, the applicant's own identifier,
+    every mandatory material, every upload's type and size — raising ApplicationError with all problems.
+    A page calls it before opening a case, so that a refused first submit leaves no draft behind."""
+    form = forms.load_form(db, item_code, item_version)
+    kind = forms.applicant_kind(id_kind)
     problems = forms.validate(form, values, kind)
     # The identifier answered in the form must be the case applicant's own (person or enterprise).
     id_field = "applicant_id" if kind == "person" else "credit_code"
     answered = str(values.get(id_field) or "").strip().upper()
-    if answered and answered != case["applicant_id_number"] and id_field not in problems:
+    if answered and answered != (id_number or "").strip().upper() and id_field not in problems:
         problems[id_field] = ("form.id_mismatch", {})
+    mats = item_materials(db, item_code, item_version)
+    by_seq = {m.seq: m for m in mats}
+    for seq, answer in (materials or {}).items():
+        if isinstance(answer, files.Upload) and seq in by_seq:
+            try:
+                files.check_upload(answer, by_seq[seq].formats)
+            except files.FileRejected as exc:
+                problems[f"material_{seq}"] = (exc.key, exc.params)
     if problems:
+        first = next((p for k, p in problems.items() if k.startswith("material_")), None)
+        if first and len(problems) == sum(1 for k in problems if k.startswith("material_")):
+            raise ApplicationError(first[0], problems, **first[1])
         raise ApplicationError("form.invalid", problems)
-    mats = item_materials(db, case["item_code"], case["item_version"])
-    given = set(provided_materials(db, actor, case_id)) | set((materials or {}).keys())
-    missing = missing_materials(mats, given)
+    missing = missing_materials(mats, set(already_given) | set((materials or {}).keys()))
     if missing:
         raise ApplicationError("material.missing", {f"material_{m.seq}": ("material.missing_one", {"name": m.name})
                                                     for m in missing}, names="、".join(m.name for m in missing))
+
+
+def case_by_request_key(db: Database, actor: Actor, request_key: str) -> dict[str, Any] | None:
+    """The actor's case opened by this request key (a repeated click), if any."""
+    with db.read() as conn:
+        row = conn.execute(sa.select(s.cases).where(s.cases.c.request_key == request_key)).fetchone()
+    if row is None or not (row.applicant_user_id == actor.user_id or row.agent_user_id == actor.user_id):
+        return None
+    return dict(row._mapping)
+
+
+def submit(db: Database, actor: Actor, case_id: int, *, expected_version: int, values: dict[str, Any],
+           materials: dict[int, MaterialAnswer] | None = None) -> dict[str, Any]:
+    """Validate the form and the mandatory materials, then submit; nothing is kept if anything is wrong."""
+    case = cases.get_case(db, actor, case_id)
+    check_application(db, item_code=case["item_code"], item_version=case["item_version"],
+                      id_kind=case["applicant_id_kind"], id_number=case["applicant_id_number"], values=values,
+                      materials=materials, already_given=set(provided_materials(db, actor, case_id)))
+    form = forms.load_form(db, case["item_code"], case["item_version"])
+    mats = item_materials(db, case["item_code"], case["item_version"])
+    kind = _kind(case)
 
     def apply(conn: Connection, current: dict[str, Any]) -> dict[str, Any]:
         _attach(conn, current, materials or {}, 0, actor, mats)

@@ -106,6 +106,11 @@ def act(action: str) -> None:
             if region is None:
                 state["error"] = tx("apply.choose_place")
                 return
+            repeated = applications.case_by_request_key(db, actor, state["request_key"])
+            if action == "submit" and repeated is None:  # a refused first submit must leave no draft behind
+                applications.check_application(db, item_code=state["item_code"],
+                                               item_version=state["item_version"], id_kind=account.get("id_kind"),
+                                               id_number=account.get("id_number"), values=values, materials=answers)
             case = applications.start(db, actor, state["item_code"], region_code=region,
                                       request_key=state["request_key"])
             state.update(case_id=case["case_id"], case_no=case["case_no"], version=case["version"],

@@ -312,10 +312,7 @@ def test_missing_mandatory_material_is_refused_with_its_name(env):
     name = applications.item_materials(db, INSURANCE, published(db, INSURANCE)["version"])[1].name
     assert f"请提交“{name}”。" in unescaped(at.error)
     assert any(e.startswith("缺少必交材料：") and name in e for e in unescaped(at.error))
-    [case] = case_rows(db, person)  # the draft the first click opened: nothing of the submission kept
-    assert case["state"] == wf.DRAFT
-    assert applications.provided_materials(db, person, case["case_id"]) == {}
-    assert cases.get_case(db, person, case["case_id"])["form_data"] == {}
+    assert case_rows(db, person) == []  # a refused first submit opens no case at all
 
 
 def test_fields_breaking_their_rules_are_refused_in_chinese_beside_them(env):
@@ -334,8 +331,7 @@ def test_fields_breaking_their_rules_are_refused_in_chinese_beside_them(env):
     assert "“通讯地址”至少需要4个字。" in errors
     assert "身份证号码校验位错误，请核对。" in errors
     assert "表单有误，请按提示修改。" in errors
-    [case] = case_rows(db, person)
-    assert case["state"] == wf.DRAFT and applications.provided_materials(db, person, case["case_id"]) == {}
+    assert case_rows(db, person) == []  # refused before any case was opened
     # A well-formed ID that is not the applicant's own is refused too.
     fill(at, db, INSURANCE, phone="13800138000", address="鄂州市鄂城区古楼街道",
          applicant_id=make_resident_id("420704", date(1990, 7, 8), 123))
@@ -343,7 +339,7 @@ def test_fields_breaking_their_rules_are_refused_in_chinese_beside_them(env):
     upload(at, 2)
     run(at.button(key="apply-submit").click())
     assert unescaped(at.error) == ["身份证号码须与账户一致。", "表单有误，请按提示修改。"]
-    assert cases.get_case(db, person, case["case_id"])["state"] == wf.DRAFT
+    assert case_rows(db, person) == []
 
 
 def test_invalid_id_and_credit_code_are_refused(env):
@@ -359,14 +355,15 @@ def test_invalid_id_and_credit_code_are_refused(env):
     run(at.button(key="apply-submit").click())
     errors = unescaped(at.error)
     assert "身份证号码校验位错误，请核对。" in errors and "统一社会信用代码校验位错误，请核对。" in errors
-    [case] = case_rows(db, company)
-    assert case["state"] == wf.DRAFT and applications.provided_materials(db, company, case["case_id"]) == {}
+    assert case_rows(db, company) == []  # refused before any case was opened
     # Corrected, the same form goes through (an enterprise with its agent, 经办人).
     fill(at, db, FOOD, "enterprise", agent_id=good_id, credit_code=good_code)
     for seq in range(1, 6):
         upload(at, seq)
     run(at.button(key="apply-submit").click())
     assert not at.error, texts(at.error)
+    [case] = case_rows(db, company)
+    assert case["state"] == wf.SUBMITTED
     assert cases.get_case(db, company, case["case_id"])["form_data"]["agent_id"] == good_id
 
 
