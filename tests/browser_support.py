@@ -64,26 +64,7 @@ USERS = _users()
 
 def seed_database(path: Path) -> None:
     """Migrate and seed a fresh DuckDB file, create the test users, then free the file for the server."""
-    from app import auth
-    from app.db import Database, forget_databases
-    from pipelines.seed_reference import seed_reference
-
-    db = Database(f"duckdb:///{path}")
-    try:
-        db.migrate()
-        seed_reference(db)
-        digest = auth.hash_password(PASSWORD)  # a real bcrypt hash, checked by the server's sign-in
-
-        def work(conn) -> None:  # noqa: ANN001
-            for user in USERS.values():
-                auth.create_user(conn, username=user.username, password=None, password_hash=digest,
-                                 display_name=user.display_name, role=user.role, unit_id=user.unit_id,
-                                 id_kind="resident_id" if user.id_number else None, id_number=user.id_number)
-
-        db.write(work)
-    finally:
-        db.dispose()
-        forget_databases()
+    seed_database_with(path, list(USERS.values()))
 
 
 def free_port() -> int:
