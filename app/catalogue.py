@@ -349,4 +349,5 @@ def guide(db: Database, item_code: str) -> dict[str, Any]:
         "collection": collection,
         "fully_online": fully_online(materials),
         "life_events": events_of(item.item_code, item.name),
+        "published_at": item.published_at,
     }

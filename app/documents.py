@@ -15,6 +15,7 @@ import threading
 from datetime import date, datetime
 from pathlib import Path
 from string import Template
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -229,48 +230,47 @@ def _split_clauses(text: str | None) -> list[str]:
     return [p.strip() for p in (text or "").replace("\n", "；").split("；") if p.strip()]
 
 
-def _collection_places(conn: Any, item: Any) -> list[str]:
-    """Where the result is collected, for each level that handles the item."""
+def _collection_places(collection: list[dict[str, Any]]) -> list[str]:
+    """Where the result is collected, per handling level, from the catalogue's guide."""
     places = []
-    for level in item.handling_levels:
-        if level == "市":
-            window = conn.execute(sa.select(s.service_windows.c.name).where(
-                s.service_windows.c.window_id == f"W-4207-{item.dept_code}")).scalar()
-            places.append(f"市级办理的：{window or '市民中心综合受理窗口'}")
-        elif level == "区":
-            names = [r[0] for r in conn.execute(
-                sa.select(s.org_units.c.name).where(s.org_units.c.dept_code == item.dept_code,
-                                                    sa.func.length(s.org_units.c.region_code) == 6)
-                .order_by(s.org_units.c.region_code))]
-            places.append("区级办理的：" + ("、".join(names) if names else "所在区承办部门") + "办事窗口")
-        elif level == "乡镇街道":
+    for entry in collection:
+        if entry["kind"] == "city_window":
+            places.append(f"市级办理的：{'、'.join(entry['places']) or '市民中心综合受理窗口'}")
+        elif entry["kind"] == "district_unit":
+            places.append("区级办理的：" + ("、".join(entry["places"]) or "所在区承办部门") + "办事窗口")
+        elif entry["kind"] == "town_centre":
             places.append("乡镇（街道）办理的：所在乡镇（街道）便民服务中心综合窗口")
-        elif level == "村社区":
+        elif entry["kind"] == "village_station":
             places.append("村（社区）办理的：所在村（社区）便民服务站综合窗口")
     return places
 
 
 def guide_html(db: Database, item_code: str) -> str:
-    """The service guide of the current published version of an item, as HTML."""
-    d, m = s.departments, s.item_materials
-    with db.read() as conn:
-        item = cases.current_item(conn, item_code)   # CaseError("case.item_unknown") if not published
-        codes = [item.dept_code, *(item.co_dept_codes or [])]
-        dept_names = {r.dept_code: r.name for r in conn.execute(sa.select(d.c.dept_code, d.c.name)
-                                                                  .where(d.c.dept_code.in_(codes)))}
-        materials = conn.execute(sa.select(m).where(m.c.item_code == item.item_code, m.c.version == item.version)
-                                 .order_by(m.c.seq)).fetchall()
-        places = _collection_places(conn, item)
+    """The service guide of the current published version of an item, as HTML. The facts come from
+    app.catalogue.guide (the same guide the 办事指南 page shows); this only lays them out for print."""
+    from app import catalogue
 
-    lead = dept_names.get(item.dept_code, item.dept_code)
-    co_names = [dept_names.get(c, c) for c in item.co_dept_codes or []]
+    try:
+        g = catalogue.guide(db, item_code)
+    except catalogue.ItemNotPublished as exc:
+        raise cases.CaseError("case.item_unknown", item=item_code) from exc
+    item = SimpleNamespace(item_code=g["item_code"], name=g["name"], kind=g["kind"], version=g["version"],
+                           basis=g["basis"], conditions=g["conditions"], result_name=g["result_name"],
+                           immediate=g["immediate"], statutory_limit=g["statutory_limit"],
+                           statutory_unit=g["statutory_unit"], promised_days=g["promised_days"],
+                           handling_levels=g["levels"], published_at=g["published_at"])
+    materials = [SimpleNamespace(**mat) for mat in g["materials"]]
+    places = _collection_places(g["collection"])
+
+    lead = g["dept"]
+    co_names = [c["name"] for c in g["co_departments"]]
     immediate = bool(item.immediate)
     statutory_unit = UNIT_NAMES.get(item.statutory_unit, "工作日")
     statutory_text = (_limit_text(item.statutory_limit, item.statutory_unit) if item.statutory_limit
                       else "即时办结")
     promised_text = (f"{item.promised_days}个工作日" if item.promised_days and not immediate
                      else "即办件，材料齐全、符合法定形式的当场办结")
-    fee_short = item.fee_text if item.charges_fee and item.fee_text else "不收费"
+    fee_short = g["fee"]["text"]
 
     basis = _split_clauses(item.basis)
     basis_html = ("<ul class=\"plain\">" + "".join(f"<li>{_e(b)}</li>" for b in basis) + "</ul>") if basis \
@@ -297,10 +297,7 @@ def guide_html(db: Database, item_code: str) -> str:
         "<th style=\"width:15%\">文件格式</th><th style=\"width:22%\">可替代的证照</th></tr>\n"
         + "\n".join(rows) + "\n</table>") if rows else "<p class=\"indent\">无需提交申请材料。</p>"
 
-    if item.charges_fee and item.fee_text:
-        fee_html = f"<p class=\"indent\">{_e(item.fee_text)}</p>"
-    else:
-        fee_html = "<p class=\"indent\">不收费。</p>"
+    fee_html = f"<p class=\"indent\">{_e(g['fee']['text'] if g['fee']['charged'] else '不收费。')}</p>"
 
     limit_lines = [f"法定办结时限：{statutory_text}（自受理之日起计算）" if item.statutory_limit
                    else "法定办结时限：即时办结",
