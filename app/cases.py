@@ -14,11 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app import calendar_store, clock, record, timeutil
+from app import calendar_store, clock, issuing, record, rules, timeutil
 from app import schema as s
 from app import workflow as wf
 from app.db import Database, StaleVersionError, update_versioned
-from app.permissions import Actor, PermissionDenied, can_act, can_view, case_scope
+from app.permissions import Actor, PermissionDenied, can_act, can_view, case_scope, holds_task
 from app.validators import validate_credit_code, validate_resident_id
 
 CITY_PREFIX = "420700"
@@ -209,7 +209,13 @@ def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_v
 
     def work(conn: Connection) -> dict[str, Any]:
         case = _load_for_update(conn, case_id)
-        if not can_act(actor, _Row(case)):
+        if action == "co_opinion":
+            # A co-department acts on its own task only; it never moves the lead department's case.
+            if open_task_of(conn, actor, case_id) is None:
+                if can_act(actor, _Row(case)):  # the lead department may hear why (no hint to strangers)
+                    wf.check_transition(action, case["state"], actor.role, comment)
+                raise PermissionDenied("perm.no_task")
+        elif not can_act(actor, _Row(case)):
             raise PermissionDenied("perm.case_action")
         if case["version"] != expected_version:
             raise StaleVersionError("case changed since it was read")
@@ -218,6 +224,7 @@ def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_v
         today = at.date()
         changes: dict[str, Any] = {"state": new_state, "updated_at": at}
         stops = _stops(conn, case_id)
+        changes.update(rules.check(conn, actor, case, action, comment, payload, at, cal, stops) or {})
 
         if transition.clock == wf.CLOCK_START_INTAKE:
             changes.update(submitted_at=at, clock_start=today)
@@ -237,7 +244,8 @@ def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_v
             stops[-1] = clock.Stop(stops[-1].start, today)
             changes["clock_stopped"] = False
         elif transition.clock == wf.CLOCK_START_LIMIT:
-            changes.update(accepted_at=at, clock_start=today)
+            changes.setdefault("clock_start", today)  # rules.check may date it back (art. 32: deemed accepted)
+            changes.update(accepted_at=at)
         elif transition.clock == wf.CLOCK_EXTEND:
             days = payload.get("days")
             joint = bool(item_version(conn, case["item_code"], case["item_version"]).co_dept_codes)
@@ -267,6 +275,7 @@ def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_v
             if unit is None or unit.unit_id == case["unit_id"]:
                 raise CaseError("case.transfer_target")
             changes["unit_id"] = unit.unit_id
+            changes["assigned_user_id"] = None
             if unit.dept_code:
                 changes["dept_code"] = unit.dept_code
             if not case["region_code"].startswith(unit.region_code):
@@ -276,6 +285,9 @@ def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_v
 
         merged = {**case, **changes}
         changes.update(clock_fields(cal, merged, stops, today))
+        docs = issuing.issue_for(conn, actor, case, {**case, **changes}, action, comment, payload, at)
+        if docs:
+            payload["documents"] = docs
         new_version = update_versioned(conn, s.cases, {"case_id": case_id}, expected_version, changes)
         record.append_event(conn, case_id=case_id, occurred_at=at, actor_user_id=actor.user_id,
                             actor_role=actor.role, actor_unit_id=actor.unit_id, action=action,
@@ -317,15 +329,31 @@ class _Row:
 
 
 # -- reading -------------------------------------------------------------------------------------------
+def open_task_of(conn: Connection, actor: Actor, case_id: int) -> Any:
+    """The actor's department's open parallel-approval task on a case, if any."""
+    t = s.parallel_tasks.c
+    rows = conn.execute(sa.select(s.parallel_tasks).where(t.case_id == case_id, t.state == "open",
+                                                          t.dept_code == (actor.dept_code or "\x00"))).fetchall()
+    return next((r for r in rows if holds_task(actor, r)), None)
+
+
 def get_case(db: Database, actor: Actor, case_id: int) -> dict[str, Any]:
     with db.read() as conn:
         row = conn.execute(sa.select(s.cases).where(s.cases.c.case_id == case_id)).fetchone()
-    if row is None:
-        raise CaseError("case.not_found")
-    if not can_view(actor, row):
+        visible = row is not None and (can_view(actor, row) or _co_department_of(conn, actor, row))
+    if not visible:
         # The same answer as for a missing case: no hint that the number exists.
         raise CaseError("case.not_found")
     return dict(row._mapping)
+
+
+def _co_department_of(conn: Connection, actor: Actor, case: Any) -> bool:
+    if actor.role not in (wf.OFFICER, wf.HEAD) or case.state == wf.DRAFT:
+        return False
+    t = s.parallel_tasks.c
+    rows = conn.execute(sa.select(s.parallel_tasks).where(t.case_id == case.case_id,
+                                                          t.dept_code == (actor.dept_code or "\x00"))).fetchall()
+    return any(holds_task(actor, r) for r in rows)
 
 
 def case_events(db: Database, actor: Actor, case_id: int) -> list[dict[str, Any]]:

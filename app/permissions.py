@@ -52,13 +52,27 @@ def case_scope(actor: Actor) -> sa.ColumnElement[bool]:
     if actor.role == wf.WINDOW_CLERK:
         return c.agent_user_id == actor.user_id  # only the cases they registered at their window
     if actor.role in (wf.OFFICER, wf.HEAD):
-        return sa.and_(c.dept_code == (actor.dept_code or "\x00"),
-                       c.region_code.startswith(actor.region_code or "\x00"), c.state != wf.DRAFT)
+        own = sa.and_(c.dept_code == (actor.dept_code or "\x00"),
+                      c.region_code.startswith(actor.region_code or "\x00"), c.state != wf.DRAFT)
+        return sa.or_(own, c.case_id.in_(co_task_cases(actor)))
     if actor.role in (wf.SUPERVISOR, wf.LEADER, wf.ADMIN):
         return c.state != wf.DRAFT  # a draft is the applicant's own until it is submitted (domain.md §4)
     if actor.role == "system":
         return sa.true()
     return sa.false()
+
+
+def co_task_cases(actor: Actor) -> sa.Select:
+    """The cases whose parallel-approval task went to the actor's department within their unit's subtree
+    (并联审批: a co-department sees the case and its materials to give its opinion)."""
+    t = s.parallel_tasks.c
+    return sa.select(t.case_id).where(t.dept_code == (actor.dept_code or "\x00"),
+                                      t.region_code.startswith(actor.region_code or "\x00"))
+
+
+def holds_task(actor: Actor, task: Any) -> bool:
+    return (actor.role in (wf.OFFICER, wf.HEAD) and task.dept_code == actor.dept_code
+            and task.region_code.startswith(actor.region_code or "\x00"))
 
 
 def can_view(actor: Actor, case: Any) -> bool:

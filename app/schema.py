@@ -98,6 +98,7 @@ items = Table(
     Column("status", String, nullable=False),
     Column("is_current", Boolean, nullable=False),
     Column("published_at", DateTime),
+    Column("review_steps", JSONText),
 )
 
 item_materials = Table(
@@ -207,6 +208,8 @@ cases = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("warning_level", String),
     Column("request_key", String),
+    Column("assigned_user_id", BigInteger),
+    Column("accepted_unit_id", String),
 )
 
 case_events = Table(
@@ -321,4 +324,70 @@ case_materials = Table(
     Column("locker_id", BigInteger),
     Column("provided_at", DateTime, nullable=False),
     Column("provided_by", BigInteger),
+)
+
+# -- 0004: the officer workbench --------------------------------------------------------------------------
+parallel_tasks = Table(
+    "parallel_tasks", metadata,
+    Column("task_id", BigInteger, primary_key=True),
+    Column("case_id", BigInteger, nullable=False),
+    Column("dept_code", String, nullable=False),
+    Column("unit_id", String, nullable=False),
+    Column("region_code", String, nullable=False),
+    Column("opened_at", DateTime, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("state", String, nullable=False),      # open | answered | overridden | cancelled
+    Column("verdict", String),                     # agree | disagree
+    Column("opinion", Text),
+    Column("answered_at", DateTime),
+    Column("answered_by", BigInteger),
+)
+case_documents = Table(
+    "case_documents", metadata,
+    Column("doc_no", String, primary_key=True),
+    Column("case_id", BigInteger, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("issued_at", DateTime, nullable=False),
+    Column("issued_by", BigInteger),
+    Column("facts", JSONText, nullable=False),
+    Column("revoked", Boolean, nullable=False),
+)
+fee_standards = Table(
+    "fee_standards", metadata,
+    Column("item_code", String, primary_key=True),
+    Column("fee_code", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("unit_amount_fen", BigInteger, nullable=False),
+    Column("unit_label", String, nullable=False),
+    Column("basis", Text),
+    Column("note", Text),
+)
+fee_notices = Table(
+    "fee_notices", metadata,
+    Column("notice_no", String, primary_key=True),
+    Column("case_id", BigInteger, nullable=False),
+    Column("lines", JSONText, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("issued_at", DateTime, nullable=False),
+    Column("issued_by", BigInteger),
+    Column("due_on", Date, nullable=False),
+    Column("state", String, nullable=False),      # unpaid | paid | cancelled
+    Column("paid_at", DateTime),
+    Column("paid_amount_fen", BigInteger),
+    Column("receipt_no", String),
+    Column("reconciliation_id", BigInteger),
+)
+fee_reconciliations = Table(
+    "fee_reconciliations", metadata,
+    Column("reconciliation_id", BigInteger, primary_key=True),
+    Column("file_name", String, nullable=False),
+    Column("sha256", String, nullable=False),
+    Column("uploaded_at", DateTime, nullable=False),
+    Column("uploaded_by", BigInteger),
+    Column("dept_code", String),
+    Column("rows_total", Integer, nullable=False),
+    Column("rows_paid", Integer, nullable=False),
+    Column("rows_already", Integer, nullable=False),
+    Column("rows_refused", Integer, nullable=False),
+    Column("report", JSONText, nullable=False),
 )

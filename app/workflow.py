@@ -59,6 +59,8 @@ class Transition:
 
 
 _STAFF_ACTING = (OFFICER, HEAD)
+_BEFORE_RESULT = (SUBMITTED, AWAITING_SUPPLEMENT, ACCEPTED, UNDER_REVIEW, SPECIAL_PROCEDURE, APPROVED, REFUSED,
+                  TRANSFERRED)
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("edit_draft", (DRAFT,), None, (APPLICANT, WINDOW_CLERK)),
@@ -81,6 +83,15 @@ TRANSITIONS: tuple[Transition, ...] = (
                WITHDRAWN, (APPLICANT, WINDOW_CLERK), CLOCK_END),
     Transition("transfer", (SUBMITTED, ACCEPTED), TRANSFERRED, _STAFF_ACTING + (WINDOW_CLERK,), needs_comment=True),
     Transition("receive_transfer", (TRANSFERRED,), SUBMITTED, _STAFF_ACTING),
+    # The workbench's own moves, part of the record but not state changes: who holds the case (an officer
+    # claims it, a head assigns it), a co-department's opinion in parallel approval, a fee assessed (payment
+    # notice) and a payment reconciled from the non-tax revenue system.
+    Transition("claim", _BEFORE_RESULT, None, _STAFF_ACTING),
+    Transition("assign", _BEFORE_RESULT, None, (HEAD,)),
+    Transition("co_opinion", (ACCEPTED, UNDER_REVIEW, SPECIAL_PROCEDURE), None, _STAFF_ACTING, needs_comment=True),
+    Transition("assess_fee", (ACCEPTED, UNDER_REVIEW, SPECIAL_PROCEDURE, APPROVED), None, _STAFF_ACTING),
+    Transition("record_payment", (ACCEPTED, UNDER_REVIEW, SPECIAL_PROCEDURE, APPROVED, COMPLETED), None,
+               _STAFF_ACTING),
     # Not state changes, but part of the record: the applicant's rating (once, after completion) and a
     # complaint about the case (any time after submission).
     Transition("rate", (COMPLETED,), None, (APPLICANT,)),

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app import audit, calendar_store, forms, reference, timeutil
+from app import audit, calendar_store, fees, forms, reference, timeutil
 from app import schema as s
 from app.db import Database, get_database
 
@@ -40,6 +40,7 @@ def seed_reference(db: Database) -> dict[str, int]:
     field_sets, field_rules = forms.load_field_sets()
     units = reference.derive_units(regions, departments, items)
     windows = reference.derive_windows(units, departments, items)
+    fee_standards = fees.load_fee_standards()
     now = timeutil.now()
 
     def work(conn: Connection) -> dict[str, int]:
@@ -48,10 +49,13 @@ def seed_reference(db: Database) -> dict[str, int]:
         _replace(conn, s.coordinating_bodies, bodies)
         _replace(conn, s.org_units, units)
         _replace(conn, s.service_windows, windows)
+        _replace(conn, s.fee_standards, fee_standards)
 
         existing = {r[0] for r in conn.execute(sa.select(s.items.c.item_code).distinct())}
         new_items = [
-            {**it, "version": 1, "status": "published", "is_current": True, "published_at": now}
+            {**it, "version": 1, "status": "published", "is_current": True, "published_at": now,
+             # the item's review steps (审查 → 审核; the head's 决定 follows): an on-the-spot item has one
+             "review_steps": ["审查"] if it["immediate"] else ["审查", "审核"]}
             for it in items if it["item_code"] not in existing
         ]
         if new_items:

@@ -65,3 +65,17 @@ def file_case(db: Database, actor: Actor, *, item_code: str = "4207-SCJG-003", r
         applicant = applicant_of(db, actor) if actor.role == wf.APPLICANT else enterprise_applicant()
     return cases.create_case(db, actor, item_code=item_code, applicant=applicant, region_code=region,
                              channel="online" if actor.role == wf.APPLICANT else "window", submit=submit, at=at)
+
+
+# An opinion at each review step of a two-step item (审查 → 审核), as a decision needs.
+REVIEWED = [("review_opinion", "officer", "材料齐全，符合法定条件", {"step": "审查"}),
+            ("review_opinion", "head", "同意", {"step": "审核"})]
+
+
+def advance(db: Database, actors: dict[str, Actor], case: dict, steps: list, at: datetime | None = None) -> dict:
+    """Move a case through (action, user key[, comment[, payload]]) steps with the real services."""
+    for step in steps:
+        action, who, comment, payload = (*step, None, None)[:4]
+        case = cases.perform(db, actors[who], case["case_id"], action, expected_version=case["version"],
+                             comment=comment, payload=payload, at=at)
+    return case

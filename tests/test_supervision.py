@@ -6,7 +6,7 @@ from datetime import date, datetime
 from app import cases
 from app.jobs import JobRunner
 from app.supervision import recompute_warning_levels
-from tests.factories import file_case
+from tests.factories import REVIEWED, advance, file_case
 
 
 def _accepted(db, on: datetime):  # noqa: ANN001, ANN202
@@ -37,9 +37,8 @@ def test_levels_follow_the_clock(seeded_db):
 def test_completed_cases_carry_no_warning(seeded_db):
     a = seeded_db.actors
     case = _accepted(seeded_db, datetime(2026, 9, 17, 10, 0))
-    for action, who in (("start_review", "officer"), ("approve", "head"), ("complete", "officer")):
-        case = cases.perform(seeded_db, a[who], case["case_id"], action, expected_version=case["version"],
-                             at=datetime(2026, 9, 18, 15, 0))
+    case = advance(seeded_db, a, case, [("start_review", "officer"), *REVIEWED, ("approve", "head"),
+                                        ("complete", "officer")], at=datetime(2026, 9, 18, 15, 0))
     assert case["state"] == "completed" and case["warning_level"] is None and case["result_no"]
     recompute_warning_levels(seeded_db, today=date(2026, 12, 1))
     assert cases.get_case(seeded_db, a["head"], case["case_id"])["warning_level"] is None
