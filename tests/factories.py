@@ -22,6 +22,14 @@ USERS = {
     "district_officer": ("t_dofficer", wf.OFFICER, "U-420704-SCJG", "鄂城区市监承办"),
     "other_district_officer": ("t_hofficer", wf.OFFICER, "U-420703-SCJG", "华容区市监承办"),
     "other_dept_officer": ("t_zrgh", wf.OFFICER, "U-4207-ZRGH", "自然资源承办"),
+    "district_head": ("t_dhead", wf.HEAD, "U-420704-SCJG", "鄂城区市监科长"),
+    # parallel approval: 旅馆业特种行业许可 (公安局 leads; 消防救援 and 卫健委 give opinions)
+    "gaj_officer": ("t_gaj", wf.OFFICER, "U-4207-GAJ", "公安承办"),
+    "gaj_head": ("t_gajhead", wf.HEAD, "U-4207-GAJ", "公安科长"),
+    "xfjy_officer": ("t_xfjy", wf.OFFICER, "U-4207-XFJY", "消防承办"),
+    "wjw_officer": ("t_wjw", wf.OFFICER, "U-4207-WJW", "卫健承办"),
+    # fees: 不动产登记 (自然资源和规划局)
+    "zrgh_head": ("t_zrghhead", wf.HEAD, "U-4207-ZRGH", "自然资源科长"),
     "supervisor": ("t_super", wf.SUPERVISOR, "U-4207-JC", "监察员"),
     "leader": ("t_leader", wf.LEADER, "U-4207-LD", "市领导"),
     "admin": ("t_admin", wf.ADMIN, "U-4207-XZSP", "管理员"),
