@@ -280,7 +280,7 @@ def test_two_officers_accept_at_once_exactly_one_succeeds(seeded_db):
     for _ in range(3):
         case = _submitted(db)
 
-        def act(who, action, comment=None, payload=None):  # noqa: ANN001, ANN202
+        def act(who, action, comment=None, payload=None, case=case):  # noqa: ANN001, ANN202
             return lambda: cases.perform(db, a[who], case["case_id"], action, expected_version=case["version"],
                                          comment=comment, payload=payload)
 
