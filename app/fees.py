@@ -18,13 +18,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from app import audit, calendar_store, cases, clock, timeutil
 from app import schema as s
 from app.db import Database, StaleVersionError
-from app.permissions import Actor, PermissionDenied
+from app.permissions import Actor, PermissionDenied, case_scope
 from app.workflow import WorkflowError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fees" / "fee_standards.csv"
@@ -76,6 +77,20 @@ def notices_of(db: Database, actor: Actor, case_id: int) -> list[dict[str, Any]]
         rows = conn.execute(sa.select(s.fee_notices).where(s.fee_notices.c.case_id == case_id)
                             .order_by(s.fee_notices.c.issued_at)).fetchall()
     return [dict(r._mapping) for r in rows]
+
+
+def unpaid_notices(db: Database, actor: Actor) -> pl.DataFrame:
+    """The unpaid payment notices on cases the actor may see (收费对账's worklist)."""
+
+    n, c = s.fee_notices.c, s.cases.c
+    q = (sa.select(n.notice_no, c.case_no, c.applicant_name, n.amount_fen, n.issued_at, n.due_on)
+         .select_from(s.fee_notices.join(s.cases, c.case_id == n.case_id))
+         .where(case_scope(actor), n.state == "unpaid").order_by(n.due_on, n.notice_no))
+    with db.read() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    for r in rows:
+        r["amount"] = yuan(r.pop("amount_fen"))
+    return pl.DataFrame(rows)
 
 
 # -- assessment ------------------------------------------------------------------------------------------------

@@ -124,6 +124,19 @@ def queue_choices(db: Database, actor: Actor) -> dict[str, list[tuple[str, str]]
     return {"items": [(r[0], r[1]) for r in items], "regions": [(code, names.get(code, code)) for code in codes]}
 
 
+def find_case(db: Database, actor: Actor, case_no: str) -> int | None:
+    """The case with this number, if the actor may see it (else None, as for a number that does not exist)."""
+    with db.read() as conn:
+        case_id = conn.execute(sa.select(s.cases.c.case_id).where(s.cases.c.case_no == case_no.strip())).scalar()
+    if case_id is None:
+        return None
+    try:
+        cases.get_case(db, actor, int(case_id))
+    except cases.CaseError:
+        return None
+    return int(case_id)
+
+
 # -- one case --------------------------------------------------------------------------------------------------
 def _is_lead(actor: Actor, case: dict[str, Any]) -> bool:
     return can_act(actor, _Row(case))

@@ -16,6 +16,7 @@ from app.db import StaleVersionError, WriteConflictError
 from app.ui.session import tr as tx
 from app.permissions import PermissionDenied
 from app.ui import form_widgets as fw
+from app.ui import officer as ow
 from app.ui import session as ui
 from app.ui.widgets import table
 from app.workflow import WorkflowError
@@ -242,6 +243,9 @@ def show_case(case_id: int) -> None:
         fw.document_download(db, actor, case, kind="receipt", key=f"cases-receipt-{case_id}")
     if case["state"] == wf.COMPLETED:
         show_result(case, timeline)
+    # Notices, decisions and certificates issued on the case (受理通知书, 补正告知书, 决定书, 证照, 缴款通知书).
+    st.subheader(tx("cases.documents"))
+    ow.issued_documents(db, actor, case, key=f"cases-doc-{case_id}")
 
     st.subheader(tx("cases.timeline"))
     show_timeline(timeline, names)

@@ -32,7 +32,7 @@ def page(name: str, key: str, url: str, default: bool = False) -> st.Page:
 
 # The screens of each role (domain.md §12): (file in pages/, title key, URL path); the first is its home.
 PUBLIC_PAGES = [("public_home.py", "page.public_home", "public"), ("catalogue.py", "page.catalogue", "guide"),
-                ("lookup.py", "page.lookup", "lookup")]
+                ("lookup.py", "page.lookup", "lookup"), ("verify.py", "page.verify", "verify")]
 ACCOUNT_PAGES = [("sign_in.py", "page.sign_in", "signin"), ("register.py", "page.register", "register")]
 ROLE_PAGES = {
     wf.APPLICANT: [("home_applicant.py", "page.home_applicant", "my"), ("apply.py", "page.apply", "apply"),
@@ -41,8 +41,10 @@ ROLE_PAGES = {
     wf.WINDOW_CLERK: [("home_clerk.py", "page.home_clerk", "window"),
                       ("window_intake.py", "page.window_intake", "intake"),
                       ("window_cases.py", "page.window_cases", "window-cases")],
-    wf.OFFICER: [("home_officer.py", "page.home_officer", "desk")],
-    wf.HEAD: [("home_officer.py", "page.home_head", "desk")],
+    wf.OFFICER: [("home_officer.py", "page.home_officer", "desk"), ("officer_case.py", "page.officer_case", "case"),
+                 ("co_tasks.py", "page.co_tasks", "co-tasks"), ("fee_reconcile.py", "page.fees", "fees")],
+    wf.HEAD: [("home_officer.py", "page.home_head", "desk"), ("officer_case.py", "page.officer_case", "case"),
+              ("co_tasks.py", "page.co_tasks", "co-tasks"), ("fee_reconcile.py", "page.fees", "fees")],
     wf.SUPERVISOR: [("home_supervisor.py", "page.home_supervisor", "monitor")],
     wf.LEADER: [("home_leader.py", "page.home_leader", "overview")],
     wf.ADMIN: [("home_admin.py", "page.home_admin", "admin")],
