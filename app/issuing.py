@@ -48,10 +48,12 @@ def remedy_text(conn: Connection, unit_region: str) -> str:
 def _base_facts(conn: Connection, case: dict[str, Any], kind: str, doc_no: str, at: datetime) -> dict[str, Any]:
     item = conn.execute(sa.select(s.items).where(s.items.c.item_code == case["item_code"],
                                                  s.items.c.version == case["item_version"])).fetchone()
-    unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == case["unit_id"])).fetchone()
+    # The issuer is the unit that accepted the case (it decides and answers for it), else the handling unit.
+    unit_id = case.get("accepted_unit_id") or case["unit_id"]
+    unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == unit_id)).fetchone()
     return {
         "kind": kind, "doc_no": doc_no, "case_no": case["case_no"], "issued_on": at.date(),
-        "issuer": unit.name if unit is not None else case["unit_id"],
+        "issuer": unit.name if unit is not None else unit_id,
         "applicant_name": case["applicant_name"],
         "applicant_id_label": ID_LABELS.get(case["applicant_id_kind"], "证件号码"),
         "applicant_id": mask_id(case["applicant_id_number"]),
