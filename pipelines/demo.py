@@ -55,7 +55,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from app import audit, calendar_store, clock
+from app import audit, calendar_store, clock, fees, issuing, rules
 from app import cases as case_service
 from app import schema as s
 from app import workflow as wf
@@ -64,7 +64,7 @@ from app.auth import create_user, hash_password, password_problem
 from app.db import Database, get_database
 from app.record import GENESIS
 from app.reference import CITY_CODE, GENERAL_WINDOW_ID, LEADERSHIP_UNIT_ID, SERVICE_CENTRE_UNIT_ID, SUPERVISION_UNIT_ID
-from app.validators import make_credit_code, make_resident_id
+from app.validators import make_credit_code, make_resident_id, mask_id
 from pipelines.seed_reference import seed_reference
 
 # -- demo accounts ---------------------------------------------------------------------------------------------
@@ -117,7 +117,10 @@ P_WITHDRAW_BEFORE_ACCEPT = 0.006
 P_WITHDRAW_IN_REVIEW = 0.012
 P_SPECIAL = 0.06                   # of promised (承诺件) items: ≈3% of all cases
 P_EXTEND = 0.055                   # of promised items: ≈2% of all cases
-P_OPINION = 0.35
+P_CLAIM = 0.5                      # an officer claims the case (认领) before starting the review
+P_CO_LATE = 0.1                    # a co-department answers after its own limit (when the case runs longer)
+P_CO_DISAGREE = 0.5                # on a case that ends refused, a co-department disagrees
+P_FEE_UNASSESSED = 0.5             # of approved cases left open on a fee item: the fee not yet assessed
 P_REFUSE = {True: 0.01, False: 0.07}   # by item.immediate: ≈4% of decisions
 P_LATE = {True: 0.02, False: 0.05}     # decided after the promised due date: ≈5% of completed cases
 P_RATED = 0.70
@@ -137,10 +140,14 @@ _AFTERNOON_START = 14 * 3600
 
 STALL_STATES = (wf.DRAFT, wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE,
                 wf.APPROVED, wf.REFUSED, wf.TRANSFERRED)
+_DECIDING = frozenset(rules.DECIDING_ACTIONS)   # only the accepting unit's officers and heads (app/rules.py)
 _INTAKE_CLOCK_STATES = frozenset({wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.TRANSFERRED})
 _LIMIT_CLOCK_STATES = frozenset({wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE})
 _FINAL, _INTAKE, _LIMIT = 1, 2, 3   # what a new state means for the case row: closed, intake clock, limit clock
-_RECORDED_ACTIONS = frozenset({"complete", "transfer", "rate", "complain"})   # rows beyond the case's own
+# Actions without a clock effect that still change what the record holds (rows beyond the case's own, the holder,
+# payloads the services fill in).
+_RECORDED_ACTIONS = frozenset({"complete", "transfer", "rate", "complain", "claim", "review_opinion", "co_opinion",
+                               "assess_fee", "record_payment"})
 
 _ITEM_BOOST = {  # the high-volume services of a city hall
     "4207-BM-GJJ-001": 10, "4207-SCJG-001": 8, "4207-ZRGH-005": 8, "4207-BM-SHWJ-001": 6, "4207-GF-SCJG-001": 6,
@@ -169,8 +176,13 @@ _REFUSE = tuple(f"经审查，{r}，决定不予许可。申请人如不服，�
                 for r in ("申请人不符合法定条件", "现场核查情况与申请材料不符", "未通过专家评审", "不符合相关规划要求"))
 _SUSPEND = tuple(f"{r}（依法不计入审批时限）" for r in (
     "组织听证", "组织专家评审", "现场勘验", "委托检验检测", "需要检疫", "依法公示"))
-_OPINIONS = ("初审意见：申请材料齐全，符合法定形式，建议准予。", "审核意见：经核查，申请人符合条件，同意初审意见。",
-             "现场核查：现场情况与申请材料一致。")
+_GRANT = {True: ("准予许可", "不予许可"), False: ("予以办理", "不予办理")}   # by category == "approval"
+_STEP_OPINIONS = {  # (step, refused) -> the opinion's text; {0}: grant, {1}: deny
+    ("审查", False): "审查意见：申请材料齐全，符合法定条件，建议{0}。",
+    ("审查", True): "审查意见：经审查，申请人不符合法定条件，建议{1}。",
+    ("审核", False): "审核意见：经核查，申请人符合条件，同意审查意见。",
+    ("审核", True): "审核意见：经核查，同意审查意见，建议{1}。",
+}
 _RATING_LEVELS = (5, 4, 3, 2, 1)  # 非常满意 满意 基本满意 不满意 非常不满意
 _RATING_P_GOOD = (0.74, 0.19, 0.055, 0.01, 0.005)
 _RATING_P_POOR = (0.45, 0.25, 0.15, 0.09, 0.06)   # after a late decision or a refusal
@@ -209,8 +221,15 @@ class _Item:
     payload_store: dict[str, str]
     payload_hash: dict[str, str]
     materials: tuple[tuple[int, str], ...]   # (seq, name) that a supplement notice may list, required ones first
-    result_name: str
-    opinion_comments: tuple[str, ...]
+    result_name: str                          # what the locker calls the result (result_name or name)
+    name: str
+    kind: str                                 # 行政许可 … (a permit's completion issues a certificate)
+    basis: str
+    result_raw: str                           # result_name or "" (as the decision document prints it)
+    steps: tuple[str, ...]                    # the review steps (app/rules.review_steps)
+    opinion_texts: dict[tuple[str, bool], str]   # (step, refused) -> the opinion's text
+    co_texts: tuple[tuple[str, str], ...]    # per co-department: (agree, disagree) opinion
+    fees: tuple[tuple[str, str, int, str], ...]   # (fee_code, name, unit amount in fen, unit label), by fee_code
 
 
 @dataclass
@@ -261,7 +280,9 @@ class _Context:
     window_of_unit: dict[str, str]
     villages: list[str]
     village_p: np.ndarray
+    remedy: dict[str, str] = field(default_factory=dict)     # unit_id -> the remedy text of its refusals
     officer: dict[str, tuple[int, str, str]] = field(default_factory=dict)   # unit_id -> actor
+    usernames: dict[int, str] = field(default_factory=dict)  # officers' and heads' user_id -> username
     head: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     clerk: dict[str, tuple[int, str, str]] = field(default_factory=dict)     # window_id -> actor
     pool: _Pool | None = None
@@ -309,6 +330,11 @@ def _load_context(db: Database, *, end: date, years: float, seed: int) -> _Conte
         window_rows = conn.execute(sa.select(s.service_windows).order_by(s.service_windows.c.window_id)).fetchall()
         villages = [r[0] for r in conn.execute(sa.select(s.regions.c.code).where(s.regions.c.level == 5)
                                                 .order_by(s.regions.c.code))]
+        fee_rows = conn.execute(sa.select(s.fee_standards).order_by(s.fee_standards.c.item_code,
+                                                                     s.fee_standards.c.fee_code)).fetchall()
+        # The remedy a refusal names depends on the issuing unit's level (app/issuing.remedy_text).
+        remedy_of = {key: issuing.remedy_text(conn, key) for key in
+                     {r.region_code[:6] if len(r.region_code) >= 6 else CITY_CODE for r in unit_rows}}
 
     by_item: dict[tuple[str, int], list[Any]] = {}
     for m in materials:
@@ -321,14 +347,23 @@ def _load_context(db: Database, *, end: date, years: float, seed: int) -> _Conte
             payload_store[channel] = json.dumps(payload, ensure_ascii=False, sort_keys=True)
             payload_hash[channel] = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         mats = sorted(by_item.get((row.item_code, row.version), []), key=lambda m: (not m.required, m.seq))
-        opinions = list(_OPINIONS) + [f"并联审批：{dept_short.get(c, c)}意见：同意。" for c in row.co_dept_codes]
+        steps = tuple(rules.review_steps(row))
+        grant = _GRANT[row.category == "approval"]
+        texts = {(st, refused): _STEP_OPINIONS.get((st, refused), f"{st}意见：{'不同意' if refused else '同意'}。")
+                 .format(*grant) for st in steps for refused in (False, True)}
+        co_texts = tuple((f"并联审批：{dept_short.get(c, c)}意见：经审查，同意。",
+                          f"并联审批：{dept_short.get(c, c)}意见：经审查，不符合本部门审查要求，不同意。")
+                         for c in row.co_dept_codes)
+        fees = tuple((f.fee_code, f.name, int(f.unit_amount_fen), f.unit_label) for f in fee_rows
+                     if f.item_code == row.item_code) if row.charges_fee else ()
         items.append(_Item(
             index=i, code=row.item_code, version=row.version, dept=row.dept_code, co_depts=tuple(row.co_dept_codes),
             levels=tuple(row.handling_levels), promised=row.promised_days, statutory=row.statutory_limit,
             unit=row.statutory_unit, immediate=bool(row.immediate), category=row.category,
             payload_store=payload_store, payload_hash=payload_hash,
             materials=tuple((m.seq, m.name) for m in mats), result_name=row.result_name or row.name,
-            opinion_comments=tuple(opinions)))
+            name=row.name, kind=row.kind, basis=row.basis or "", result_raw=row.result_name or "", steps=steps,
+            opinion_texts=texts, co_texts=co_texts, fees=fees))
     if not items:
         raise RuntimeError("no published items: run the seed step first")
     weights = np.array([_CATEGORY_WEIGHT.get(it.category, 1.0) * _ITEM_BOOST.get(it.code, 1.0)
@@ -348,13 +383,15 @@ def _load_context(db: Database, *, end: date, years: float, seed: int) -> _Conte
         wd_d64=np.array(wd_dates, dtype="datetime64[D]"),
         end_idx=end_idx, end_t=(end_idx + 1) * DAY_SECONDS, cum_weight=cum_weight, tod_str=tod_str,
         tod_sec=tod_sec.astype(np.int64), items=items, item_p=weights / weights.sum(), units=units,
-        window_of_unit=window_of_unit, villages=villages, village_p=village_w / village_w.sum())
+        window_of_unit=window_of_unit, villages=villages, village_p=village_w / village_w.sum(),
+        remedy={r.unit_id: remedy_of[r.region_code[:6] if len(r.region_code) >= 6 else CITY_CODE]
+                for r in unit_rows})
 
 
 def _attach_staff(db: Database, ctx: _Context) -> None:
     """The actors of the cases: an officer and a head per department unit, a clerk per window."""
     with db.read() as conn:
-        staff = conn.execute(sa.select(s.users.c.user_id, s.users.c.role, s.users.c.unit_id)
+        staff = conn.execute(sa.select(s.users.c.user_id, s.users.c.role, s.users.c.unit_id, s.users.c.username)
                              .where(s.users.c.role.in_([wf.OFFICER, wf.HEAD, wf.WINDOW_CLERK]), s.users.c.active)
                              .order_by(s.users.c.user_id)).fetchall()
         windows = conn.execute(sa.select(s.service_windows.c.window_id, s.service_windows.c.unit_id)).fetchall()
@@ -362,6 +399,8 @@ def _attach_staff(db: Database, ctx: _Context) -> None:
     for u in staff:  # lowest user_id first: the demo accounts were created before the generated staff
         target = {wf.OFFICER: ctx.officer, wf.HEAD: ctx.head, wf.WINDOW_CLERK: clerk_by_unit}[u.role]
         target.setdefault(u.unit_id, (int(u.user_id), u.role, u.unit_id))
+        if u.role != wf.WINDOW_CLERK:
+            ctx.usernames[int(u.user_id)] = u.username
     ctx.clerk.update({w.window_id: clerk_by_unit[w.unit_id] for w in windows if w.unit_id in clerk_by_unit})
 
 
@@ -380,6 +419,26 @@ def handling_unit(units: dict[str, Any], levels: tuple[str, ...] | list[str], de
         if unit in units:
             return unit
     raise case_service.CaseError("case.no_unit", dept=dept)
+
+
+def co_unit(units: dict[str, Any], lead_unit_id: str, dept: str) -> str | None:
+    """app.rules.co_unit without the database: a co-department's unit at the lead unit's level, else the city's
+    (must give the same answer; the tests compare them)."""
+    lead = units.get(lead_unit_id)
+    region = lead[2] if lead is not None else CITY_CODE
+    candidates = [f"U-{region[:6]}-{dept}"] if len(region) >= 6 else []
+    candidates.append(f"U-{CITY_CODE}-{dept}")
+    return next((unit for unit in candidates if unit in units), None)
+
+
+def reconciliation_file(notice_no: str, amount: str, paid_at: str, receipt_no: str) -> bytes:
+    """The non-tax system's reconciliation file that reports one payment (what app/fees.reconcile reads; its
+    SHA-256 is in the record_payment event)."""
+    return f"缴款通知书编号,缴款金额,缴款时间,电子票据号\n{notice_no},{amount},{paid_at},{receipt_no}\n".encode()
+
+
+def reconciliation_file_name(notice_no: str, day: str) -> str:
+    return f"非税缴款对账_{day}_{notice_no}.csv"
 
 
 # ================================================================================================================
@@ -664,22 +723,73 @@ class _ChunkPlan:
     total: int
 
 
+def _first_draws(ctx: _Context, plan: _ChunkPlan) -> tuple[np.random.Generator, np.ndarray, np.ndarray, np.ndarray]:
+    """A build unit's first draws: when its cases are created, their channel and their item (the main thread
+    makes them too, to reserve the identifiers the unit may need). Returns the generator to go on with."""
+    rng = np.random.default_rng([ctx.seed, plan.index, 11])
+    n, end_idx = plan.size, ctx.end_idx
+    # When: quantiles [q0, q1) of the volume over the history, oldest first.
+    u = plan.q0 + (plan.q1 - plan.q0) * rng.random(n)
+    day = np.minimum(np.searchsorted(ctx.cum_weight, u * ctx.cum_weight[-1], side="right"), end_idx)
+    t_create = np.sort(day * DAY_SECONDS + rng.integers(0, DAY_SECONDS, n))
+    frac = (t_create // DAY_SECONDS) / max(1, end_idx)
+    online = rng.random(n) < ONLINE_SHARE[0] + (ONLINE_SHARE[1] - ONLINE_SHARE[0]) * frac
+    item_idx = rng.choice(len(ctx.items), size=n, p=ctx.item_p)
+    return rng, t_create, online, item_idx
+
+
+@dataclass
+class _Reserved:
+    """Identifiers reserved from the app's sequences for one build unit, at most as many as it may use: task
+    ids (task_id_seq), payment notice serials (fee_notice_seq) and reconciliation ids (reconciliation_id_seq).
+    They enter the record (payloads, hence hashes), so they are fixed before the unit is built."""
+
+    task_ids: np.ndarray
+    fee_serials: np.ndarray
+    reconciliation_ids: np.ndarray
+
+    @classmethod
+    def empty(cls) -> _Reserved:
+        return cls(*(np.zeros(0, dtype=np.int64) for _ in range(3)))
+
+    @staticmethod
+    def needs(ctx: _Context, plan: _ChunkPlan) -> tuple[int, int]:
+        """(tasks, payment notices) the unit's cases may need at most: each case is accepted at most once and
+        assessed at most once."""
+        _, _, _, item_idx = _first_draws(ctx, plan)
+        counts = np.bincount(item_idx, minlength=len(ctx.items))
+        tasks = sum(int(c) * len(it.co_depts) for c, it in zip(counts.tolist(), ctx.items))
+        notices = sum(int(c) for c, it in zip(counts.tolist(), ctx.items) if it.fees)
+        return tasks, notices
+
+
 class _Chunk:
     """One chunk of cases: first their stories (what happens, when, by whom), then their records (the state
     machine of app/cases.perform and the hash chain of app/record.append_event), as Arrow tables."""
 
-    def __init__(self, ctx: _Context, plan: _ChunkPlan):
+    def __init__(self, ctx: _Context, plan: _ChunkPlan, reserved: _Reserved | None = None):
         self.ctx = ctx
         self.plan = plan
         self.r = random.Random(f"ezz-demo:{ctx.seed}:{plan.index}")
         self.rand = self.r.random
-        self.rng = np.random.default_rng([ctx.seed, plan.index, 11])
+        self.reserved = reserved or _Reserved.empty()
         self._unit_cache: dict[tuple[int, str], str] = {}
+        self._co_cache: dict[tuple[int, str], tuple[tuple[int, str, str], ...]] = {}
+        self._review_payloads: dict[tuple[str, str], tuple[str, str]] = {}
+        self._masked: dict[int, str] = {}
+        self.task_next = self.fee_next = self.recon_next = 0
         self._json: dict[str | None, str] = {None: '""'}
         self._actors: dict[tuple[int | None, str, str | None], str] = {}
         self._steps: dict[tuple[str, str | None, str, bool], tuple] = {}
         self.dues = _due_dates(ctx)
+        self.intake_used, self.due_after = _intake_clock(ctx)
+        self.names, self.id_kinds, self.id_numbers = _pool_lists(ctx)
         self.case_rows: list[tuple] = []
+        self.task_rows: list[list[Any]] = []
+        self.doc_rows: list[tuple] = []
+        self.notice_rows: list[list[Any]] = []
+        self.recon_rows: list[tuple] = []
+        self.audit_rows: list[tuple] = []
         self.event_rows: list[tuple] = []
         self.stop_rows: list[tuple] = []
         self.rating_rows: list[tuple] = []
@@ -713,6 +823,34 @@ class _Chunk:
         first = self._pick(options)
         second = self._pick(options) if self.rand() < 0.3 else first
         return sorted({first, second})
+
+    def _co_units(self, item: _Item, unit: str) -> tuple[tuple[int, str], ...]:
+        """(index in item.co_depts, unit) of the tasks an acceptance by `unit` opens (app/rules._accept)."""
+        got = self._co_cache.get((item.index, unit))
+        if got is None:
+            units = self.ctx.units
+            got = self._co_cache[(item.index, unit)] = tuple(
+                (k, u) for k, dept in enumerate(item.co_depts) if (u := co_unit(units, unit, dept)) is not None)
+        return got
+
+    def _fee_quantities(self, item: _Item) -> list[tuple[str, int]]:
+        """What an officer enters on the fee form: a quantity per fee line of the item's standard."""
+        rand, ri = self.rand, self._ri
+        codes = [f[0] for f in item.fees]
+        if "RES" in codes:  # 不动产登记: one registration by the kind of property, now and then extra certificates
+            x = rand()
+            lines = [("RES" if x < 0.7 else "NONRES" if x < 0.85 else "GARAGE", 1)]
+            if "EXTRA_CERT" in codes and rand() < 0.1:
+                lines.append(("EXTRA_CERT", ri(1, 2)))
+            return lines
+        if "OCCUPY" in codes:  # 占用、挖掘城市道路: area × days occupied, and the area dug
+            lines = [("OCCUPY", ri(10, 200) * ri(5, 60))]
+            if "DIG" in codes and rand() < 0.6:
+                lines.append(("DIG", ri(5, 80)))
+            return lines
+        if "RELOCATE" in codes:  # 防空地下室易地建设费: the area that should have been built
+            return [("RELOCATE", ri(200, 3000))]
+        return [(codes[0], 1)]
 
     def _deciding_unit(self, unit: str, dept: str, region: str) -> str:
         """The department unit whose officers review a case handled at `unit` (a service centre or station
@@ -766,19 +904,12 @@ class _Chunk:
                 gc.enable()
 
     def _build(self, case_ids: np.ndarray, serials: np.ndarray) -> dict[str, pa.Table]:
-        ctx, plan, rng = self.ctx, self.plan, self.rng
+        ctx, plan = self.ctx, self.plan
         pool = ctx.pool
         n = plan.size
         end_idx = ctx.end_idx
-
-        # When: quantiles [q0, q1) of the volume over the history, oldest first.
-        u = plan.q0 + (plan.q1 - plan.q0) * rng.random(n)
-        day = np.minimum(np.searchsorted(ctx.cum_weight, u * ctx.cum_weight[-1], side="right"), end_idx)
-        t_create = np.sort(day * DAY_SECONDS + rng.integers(0, DAY_SECONDS, n))
+        rng, t_create, online, item_idx = _first_draws(ctx, plan)
         day = t_create // DAY_SECONDS
-        frac = day / max(1, end_idx)
-        online = rng.random(n) < ONLINE_SHARE[0] + (ONLINE_SHARE[1] - ONLINE_SHARE[0]) * frac
-        item_idx = rng.choice(len(ctx.items), size=n, p=ctx.item_p)
         ent_share = np.array([_ENTERPRISE_SHARE.get(it.category, 0.0) for it in ctx.items])
         is_ent = (rng.random(n) < ent_share[item_idx]) & (len(pool.enterprises) > 0)
         persons = pool.persons if len(pool.persons) else np.array([pool.demo_person])
@@ -900,15 +1031,16 @@ class _Chunk:
                 if not add(later(story.t, ri(0, 2)), actor, "receive_transfer", "已接收移送件"):
                     return story
 
-        # Supplement notices (一次性告知) and the applicant's supplements.
-        if stall == wf.AWAITING_SUPPLEMENT or (stall is None and rand() < P_SUPPLEMENT):
+        # Supplement notices (一次性告知: every notice lists the materials, from the item's list) and the
+        # applicant's supplements.
+        if item.materials and (stall == wf.AWAITING_SUPPLEMENT or (stall is None and rand() < P_SUPPLEMENT)):
             for notice in range(2):
                 days = ri(6, 9) if (not quick and rand() < P_LATE_NOTICE) else intake_delay()
                 listed = self._listed_materials(item)
-                names = "；".join(name for _, name in listed) or "申请书（签字不完整）"
+                names = "；".join(name for _, name in listed)
                 seqs = [seq for seq, _ in listed]
                 if not add(later(story.t, days), actor, "request_supplement",
-                           f"一次性告知：请补正以下材料：{names}", *_payload({"materials": seqs})):
+                           f"一次性告知：请补正以下材料：{names}", {"materials": seqs}):
                     return story
                 if stall == wf.AWAITING_SUPPLEMENT:
                     return story
@@ -924,7 +1056,9 @@ class _Chunk:
                 if notice == 1 or rand() >= P_SECOND_NOTICE:
                     break
 
-        # The intake decision.
+        # The intake decision. The unit that accepts decides (app/rules.py): a window accepts in the name of the
+        # unit holding the case, so at a service centre or station, which has no one to decide, the department
+        # that decides accepts.
         if stall is None:
             x = rand()
             if x < P_REFUSE_INTAKE:
@@ -933,19 +1067,24 @@ class _Chunk:
             if x < P_REFUSE_INTAKE + P_WITHDRAW_BEFORE_ACCEPT:
                 add(later(story.t, ri(0, 3)), applicant, "withdraw", "申请人主动撤回申请")
                 return story
-        if not add(later(story.t, intake_delay()), actor, "accept",
+        deciding = self._deciding_unit(current, dept, region)
+        officer, head = ctx.officer[deciding], ctx.head[deciding]
+        acceptor = actor
+        if actor[1] == wf.WINDOW_CLERK and ctx.units[current][0] != "department":
+            acceptor = head if rand() < 0.1 else officer
+        if not add(later(story.t, intake_delay()), acceptor, "accept",
                    "申请材料齐全、符合法定形式，予以受理" if rand() < 0.5 else None):
             return story
         if stall == wf.ACCEPTED:
             return story
 
         # Review and decision, counted in working days from acceptance; a special procedure's days are not counted.
-        deciding = self._deciding_unit(current, dept, region)
-        officer, head = ctx.officer[deciding], ctx.head[deciding]
+        # The accepting unit's officer gives the first review step's opinion and its head the later ones and the
+        # decision; every co-department (并联审批) answers its task first.
         accept_day = story.t // DAY_SECONDS
         promised = item.promised
+        refuse = stall == wf.REFUSED or (stall is None and rand() < P_REFUSE[item.immediate])
         special = extend = withdraw = False
-        opinions: list[str] = []
         if item.immediate:  # 即办件: decided on the spot, now and then not
             late = stall is None and rand() < P_LATE[True]
             used = ri(1, 3) if late else 0
@@ -960,7 +1099,6 @@ class _Chunk:
                 used = promised + 1 + int(self.r.expovariate(1 / (0.3 * promised + 1.5)))
             else:
                 used = min(promised, int(promised * self.r.betavariate(2.5, 1.6) + 0.5))
-            opinions = ([pick(_OPINIONS)] if rand() < P_OPINION else []) + list(item.opinion_comments[len(_OPINIONS):])
         on_the_spot = item.immediate and not late
         ext_days = extend_at = 0
         if extend:
@@ -975,47 +1113,83 @@ class _Chunk:
                 return story.t + 60 + int(rand() * 840)
             return later_on(story.t, accept_day + counted + (stop_len if resumed else 0))
 
-        if not add(when(start_at, False), officer, "start_review"):
+        start = when(start_at, False)
+        if not on_the_spot and rand() < P_CLAIM:
+            if not add(start, officer, "claim"):
+                return story
+            start = story.t + 60 + int(rand() * 540)
+        if not add(start, officer, "start_review"):
             return story
-        if stall == wf.UNDER_REVIEW:
-            return story
-        # (counted day, order on that day, action, comment); the decision comes last.
-        steps: list[tuple[int, int, str, str | None]] = [
-            (ri(start_at, max(start_at, used)), 2, "review_opinion", text) for text in opinions]
+        # (counted day, order on that day, action, detail); the decision comes last.
+        steps: list[tuple[int, int, str, Any]] = [
+            (ri(start_at, max(start_at, used)), 3, "review_opinion", None) for _ in item.steps]
+        if item.co_depts:
+            task_days = min(rules.PARALLEL_TASK_DAYS, max(1, promised or rules.PARALLEL_TASK_DAYS))
+            for k, co in self._co_units(item, current):
+                if used > task_days and rand() < P_CO_LATE:
+                    counted = ri(task_days + 1, used)
+                else:
+                    counted = ri(start_at, max(start_at, min(used, task_days)))
+                steps.append((counted, 2, "co_opinion", (k, co)))
         if special:
             steps.append((ri(start_at, max(start_at, used - 1)), 1, "suspend", pick(_SUSPEND)))
         if extend:
-            steps.append((max(start_at, extend_at), 3, "extend",
+            steps.append((max(start_at, extend_at), 4, "extend",
                           f"情况复杂，经本单位负责人批准延长{ext_days}个工作日（行政许可法第四十二条）"))
         if withdraw:
-            steps.append((ri(start_at, max(start_at, used)), 4, "withdraw", "申请人主动撤回申请"))
-        steps.append((max(used, start_at), 5, "decide", None))
+            steps.append((ri(start_at, max(start_at, used)), 5, "withdraw", "申请人主动撤回申请"))
+        steps.append((max(used, start_at), 6, "decide", None))
         if len(steps) > 1:
             steps.sort(key=lambda x: (x[0], x[1]))
+        if stall == wf.UNDER_REVIEW:  # left somewhere in the review: none, some or all opinions given
+            steps = steps[:ri(0, len(steps) - 1)]
         resumed = False
-        for counted, _, action, comment in steps:
+        opinions = 0
+        verdict = "disagree" if refuse else "agree"
+        for counted, _, action, detail in steps:
             at = when(counted, resumed)
             if action == "review_opinion":
-                ok = add(at, officer, action, comment)
+                step = item.steps[min(opinions, len(item.steps) - 1)]
+                ok = add(at, officer if opinions == 0 else head, action, item.opinion_texts[(step, refuse)],
+                         {"verdict": verdict})
+                opinions += 1
+            elif action == "co_opinion":
+                k, co = detail
+                no = refuse and rand() < P_CO_DISAGREE
+                ok = add(at, ctx.officer[co], action, item.co_texts[k][no], {"k": k, "verdict": "disagree" if no
+                                                                            else "agree"})
             elif action == "suspend":
-                if not add(at, officer, action, comment) or stall == wf.SPECIAL_PROCEDURE:
+                if not add(at, officer, action, detail) or stall == wf.SPECIAL_PROCEDURE:
                     return story
                 ok = add(later_on(story.t, story.t // DAY_SECONDS + stop_len), officer, "resume",
                          "特别程序结束，恢复计时")
                 resumed = True
             elif action == "extend":
-                ok = add(at, head, action, comment, *_payload_days(ext_days))
+                ok = add(at, head, action, detail, *_payload_days(ext_days))
             elif action == "withdraw":
-                add(at, applicant, action, comment)
+                add(at, applicant, action, detail)
                 return story
             else:
-                if stall == wf.REFUSED or (stall is None and rand() < P_REFUSE[item.immediate]):
+                if refuse:
                     ok = add(at, head, "refuse", pick(_REFUSE))
                 else:
                     ok = add(at, head, "approve", "准予许可" if item.category == "approval" else "同意办理")
-                if not ok or stall in (wf.APPROVED, wf.REFUSED):
+                if not ok or stall == wf.REFUSED:
                     return story
-                if on_the_spot:
+                if item.fees and not refuse:  # the fee: a payment notice, the payment, then the result
+                    if stall == wf.APPROVED and rand() < P_FEE_UNASSESSED:
+                        return story
+                    if not add(later(story.t, 0), officer, "assess_fee", None, {"q": self._fee_quantities(item)}):
+                        return story
+                    if stall == wf.APPROVED:
+                        return story
+                    paid = later(story.t, 0 if rand() < 0.3 else ri(1, 6))
+                    if not add(later(paid, 0 if rand() < 0.5 else 1), officer, "record_payment", None,
+                               {"paid_t": paid}):
+                        return story
+                elif stall == wf.APPROVED:
+                    return story
+                if on_the_spot and not item.fees:
                     done = story.t + 60 + int(rand() * 840)
                 else:
                     x = rand()
@@ -1064,10 +1238,11 @@ class _Chunk:
     # -- the record --------------------------------------------------------------------------------------------
     def _record(self, case_id: int, serial: int, item: _Item, app_i: int, applicant_uid: int, region: str,
                 unit: str, online: bool, story: _Story) -> None:
-        """Apply the story as app/cases.perform would, checking every step against the workflow table, and
-        chain its events as app/record.append_event does."""
+        """Apply the story as app/cases.perform would (with app/rules.check before it and app/issuing.issue_for
+        after it), checking every step against the workflow table, and chain its events as
+        app/record.append_event does."""
         ctx = self.ctx
-        wd_str, tod_str = ctx.wd_str, ctx.tod_str
+        wd_str, tod_str, dates = ctx.wd_str, ctx.tod_str, ctx.wd_dates
         steps, comments, actors = self._steps, self._json, self._actors
         sha = hashlib.sha256
         event_rows = self.event_rows
@@ -1086,6 +1261,27 @@ class _Chunk:
         dept = item.dept
         result_no = None
         seq = 0
+        accepted_unit = assigned = None
+        tasks: list[list[Any]] = []   # this case's parallel_tasks rows (see _tables)
+        task_of: dict[int, list[Any]] = {}   # index in item.co_depts -> its task of the last acceptance
+        done_steps: list[str] = []
+        numbered: dict[str, int] = {}
+        unpaid = None
+        refusal_reason = ""
+        reserved = self.reserved
+
+        def issue(kind: str, t: int, uid: int, extra: dict[str, Any], doc_no: str | None = None) -> str:
+            """A row of case_documents as app/issuing.issue_for stores it; returns its number."""
+            if doc_no is None:
+                n = numbered.get(kind, 0)
+                numbered[kind] = n + 1
+                doc_no = f"{issuing.PREFIX[kind]}-{case_no}" if n == 0 else f"{issuing.PREFIX[kind]}-{case_no}-{n + 1}"
+            facts = self._base_facts(kind, doc_no, case_no, t, unit, item, app_i, sub_t)
+            facts.update(extra)
+            self.doc_rows.append((doc_no, case_id, kind, t, uid, json.dumps(facts, ensure_ascii=False,
+                                                                            sort_keys=True)))
+            return doc_no
+
         for t, actor, action, comment, p_store, p_hash in events:
             d = t // DAY_SECONDS
             step = steps.get((action, state, actor[1], comment is not None))
@@ -1093,20 +1289,66 @@ class _Chunk:
                 step = self._step(action, state, actor[1], comment)
             to, effect, fragment, phase = step
             if effect is not None:
+                if action in _DECIDING and actor[1] != wf.WINDOW_CLERK and actor[2] != accepted_unit:
+                    raise AssertionError(f"{case_no}: {action} by {actor} of a case accepted by {accepted_unit}")
                 if effect == wf.CLOCK_START_INTAKE:
                     sub_t, clock_start = t, d
                 elif effect == wf.CLOCK_STOP:
                     kind = "supplement" if action == "request_supplement" else "special"
+                    if kind == "supplement":   # app/rules._request_supplement, before the stop is written
+                        payload = {"materials": sorted(set(p_store["materials"])), "notes": {}}
+                        if supp >= 1:
+                            payload["repeat_notice"] = True
+                        if self.intake_used(clock_start, d, tuple((a, b) for a, b, _, _ in stops)) \
+                                > rules.INTAKE_LIMIT_DAYS:
+                            payload["late_notice"] = True
                     stops.append([d, None, kind, comment])
                     stopped = True
                     if kind == "supplement":
                         supp += 1
-                        p_store, p_hash = _payload({**json.loads(p_store or "{}"), "supplement_number": supp})
+                        payload["supplement_number"] = supp
+                        names = dict(item.materials)
+                        payload["documents"] = [issue("supplement", t, actor[0], {
+                            "materials": [[names[m], ""] for m in payload["materials"]],
+                            "free_text": (comment or "").strip(), "supplement_number": supp})]
+                        p_store, p_hash = _payload(payload)
                 elif effect == wf.CLOCK_RESTART:
                     stops[-1][1] = d
                     stopped = False
                 elif effect == wf.CLOCK_START_LIMIT:
-                    acc_t, clock_start = t, d
+                    # app/rules._accept: the accepting unit; art. 32's deemed acceptance; the parallel tasks
+                    accepted_unit = unit if actor[1] == wf.WINDOW_CLERK else actor[2]
+                    payload = {}
+                    if supp == 0 and self.intake_used(clock_start, d, ()) > rules.INTAKE_LIMIT_DAYS:
+                        payload["deemed_accepted_on"] = wd_str[clock_start]
+                    else:
+                        clock_start = d
+                    acc_t = t
+                    done_steps = []
+                    if item.co_depts:
+                        days = min(rules.PARALLEL_TASK_DAYS, max(1, item.promised or rules.PARALLEL_TASK_DAYS))
+                        due = self.due_after(d, days)
+                        listed = []
+                        for k, co in self._co_units(item, unit):
+                            task = [reserved.task_ids[self.task_next], case_id, item.co_depts[k], co,
+                                    ctx.units[co][2], t, due, "open", None, None, -1, None]
+                            self.task_next += 1
+                            tasks.append(task)
+                            task_of[k] = task
+                            listed.append({"dept_code": task[2], "unit_id": co, "due_on": due.isoformat()})
+                        if listed:
+                            payload["parallel_tasks"] = listed
+                    promised_due = self.dues(False, clock_start, item.promised, item.statutory, item.unit, (),
+                                             ext)[0]
+                    payload["documents"] = [issue("acceptance", t, actor[0], {
+                        "accepted_on": wd_str[d], "promised_due": promised_due and promised_due.isoformat(),
+                        "limit_text": issuing._limit(item.promised, "working"),
+                        "statutory_text": issuing._limit(item.statutory, item.unit)})]
+                    if len(payload) == 1:
+                        p_store = f'{{"documents": ["{payload["documents"][0]}"]}}'
+                        p_hash = f'{{"documents":["{payload["documents"][0]}"]}}'
+                    else:
+                        p_store, p_hash = _payload(payload)
                 elif effect == wf.CLOCK_EXTEND:
                     ext += json.loads(p_store)["days"]
                     limit = case_service.EXTENSION_MAX_JOINT if item.co_depts else case_service.EXTENSION_MAX_SINGLE
@@ -1115,26 +1357,83 @@ class _Chunk:
                 elif effect == wf.CLOCK_END:
                     if action == "approve" or action == "refuse":
                         dec_t = t
+                        # app/rules._decide: every review step given, no task open
+                        if len(done_steps) < len(item.steps) or any(x[7] == "open" for x in tasks):
+                            raise AssertionError(f"{case_no}: {action} before the review is complete")
+                        if action == "refuse":
+                            refusal_reason = comment
+                    elif action == "refuse_intake":
+                        doc = issue("refuse_intake", t, actor[0], {"reasons": (comment or "").strip(),
+                                                                   "remedy": ctx.remedy[unit]})
+                        p_store, p_hash = f'{{"documents": ["{doc}"]}}', f'{{"documents":["{doc}"]}}'
                     if stopped:
                         for stop in stops:
                             if stop[1] is None:
                                 stop[1] = d
                         stopped = False
                 if action == "complete":
+                    if unpaid is not None:
+                        raise AssertionError(f"{case_no}: completed with the fee unpaid")
                     comp_t = t
                     result_no = f"JG-{case_no}"
-                    p_store, p_hash = f'{{"result_no": "{result_no}"}}', f'{{"result_no":"{result_no}"}}'
+                    # app/issuing.issue_for: the decision document, and a permit's certificate
+                    issuer = ctx.units[unit][3]
+                    collection = f"可在鄂州e政通“我的办件”下载，或到{issuer}窗口领取纸质文书"
+                    accepted_on = wd_str[acc_t // DAY_SECONDS] if acc_t >= 0 else None
+                    if state == wf.APPROVED:
+                        docs = [issue("approval", t, actor[0], {
+                            "result_no": result_no, "result_name": item.result_raw, "accepted_on": accepted_on,
+                            "collection": collection})]
+                        if item.kind == "行政许可":
+                            valid_until = issuing._years_later(dates[d], issuing.CERTIFICATE_YEARS)
+                            docs.append(issue("certificate", t, actor[0], {
+                                "result_no": result_no, "result_name": item.result_name, "valid_from": wd_str[d],
+                                "valid_until": valid_until.isoformat(), "collection": collection}, doc_no=result_no))
+                    else:
+                        docs = [issue("refusal", t, actor[0], {
+                            "result_no": "", "result_name": item.result_raw, "accepted_on": accepted_on,
+                            "collection": collection, "reasons": refusal_reason, "remedy": ctx.remedy[unit]})]
+                    docs_store, docs_hash = '", "'.join(docs), '","'.join(docs)
+                    p_store = f'{{"documents": ["{docs_store}"], "result_no": "{result_no}"}}'
+                    p_hash = f'{{"documents":["{docs_hash}"],"result_no":"{result_no}"}}'
                     if state == wf.APPROVED:  # the certificate enters the applicant's locker (app/cases.py)
-                        issued = ctx.wd_dates[d]
-                        try:
-                            expires = issued.replace(year=issued.year + case_service.CERTIFICATE_YEARS)
-                        except ValueError:  # 29 February
-                            expires = issued.replace(year=issued.year + case_service.CERTIFICATE_YEARS, day=28)
+                        expires = issuing._years_later(dates[d], case_service.CERTIFICATE_YEARS)
                         self.locker_rows.append((applicant_uid, "certificate", item.result_name, case_id, item.code,
                                                  result_no, d, expires, t))
+                elif action == "review_opinion":   # app/rules._review_opinion: the steps in order
+                    step_name = next((x for x in item.steps if x not in done_steps), item.steps[-1])
+                    if step_name not in done_steps:
+                        done_steps.append(step_name)
+                    key = (step_name, p_store["verdict"])
+                    got = self._review_payloads.get(key)
+                    if got is None:
+                        got = self._review_payloads[key] = _payload({"step": step_name, "verdict": key[1]})
+                    p_store, p_hash = got
+                elif action == "co_opinion":   # app/rules._co_opinion
+                    task = task_of[p_store["k"]]
+                    if task[7] != "open" or task[2] != ctx.units[actor[2]][1] \
+                            or not task[4].startswith(ctx.units[actor[2]][2]):
+                        raise AssertionError(f"{case_no}: co_opinion by {actor} without an open task")
+                    task[7:12] = ["answered", p_store["verdict"], comment.strip(), t, actor[0]]
+                    p_store, p_hash = _payload({"task_id": int(task[0]), "dept_code": task[2],
+                                                "verdict": p_store["verdict"], "late": dates[d] > task[6]})
+                elif action == "claim":
+                    if assigned is not None:
+                        raise AssertionError(f"{case_no}: claimed twice")
+                    assigned = actor[0]
+                elif action == "assess_fee":   # app/fees.assess
+                    p_store, p_hash, unpaid = self._assess(item, p_store["q"], t, actor, issue)
+                    self.notice_rows.append(unpaid + [case_id])
+                elif action == "record_payment":   # app/fees.reconcile, one file for one payment
+                    p_store, p_hash = self._pay(unpaid, p_store["paid_t"], t, actor, case_no)
+                    unpaid = None
                 elif action == "transfer":
                     unit = json.loads(p_store)["unit_id"]
                     dept = ctx.units[unit][1] or dept
+                    assigned = None
+                    for task in tasks:   # app/rules._transfer
+                        if task[7] == "open":
+                            task[7] = "cancelled"
                 elif action == "rate":
                     self.rating_rows.append((case_id, json.loads(p_store)["level"], story.rating_comment, t,
                                              applicant_uid))
@@ -1178,10 +1477,76 @@ class _Chunk:
                                                     then, ext_then)
         for k, (a, b, kind, reason) in enumerate(stops, start=1):
             self.stop_rows.append((case_id, k, kind, a, -1 if b is None else b, reason))
+        if tasks:
+            self.task_rows.extend(tasks)
         self.case_rows.append((
             case_id, case_no, item.index, dept, unit, region, story.window_id, online, app_i, applicant_uid,
             story.agent_uid, state, ext, clock_start, promised_due, statutory_due, stopped, supp, created_t, sub_t,
-            acc_t, dec_t, comp_t, close_t, result_no, seq, events[-1][0], warning))
+            acc_t, dec_t, comp_t, close_t, result_no, seq, events[-1][0], warning, accepted_unit, assigned))
+
+    def _base_facts(self, kind: str, doc_no: str, case_no: str, t: int, unit: str, item: _Item, app_i: int,
+                    sub_t: int) -> dict[str, Any]:
+        """app/issuing._base_facts, as stored (dates as ISO strings, no private keys)."""
+        ctx = self.ctx
+        masked = self._masked.get(app_i)
+        if masked is None:
+            masked = self._masked[app_i] = mask_id(self.id_numbers[app_i])
+        return {
+            "kind": kind, "doc_no": doc_no, "case_no": case_no, "issued_on": ctx.wd_str[t // DAY_SECONDS],
+            "issuer": ctx.units[unit][3], "applicant_name": self.names[app_i],
+            "applicant_id_label": issuing.ID_LABELS.get(self.id_kinds[app_i], "证件号码"), "applicant_id": masked,
+            "item_name": item.name, "item_code": item.code, "basis": item.basis,
+            "submitted_on": ctx.wd_str[sub_t // DAY_SECONDS] if sub_t >= 0 else None,
+        }
+
+    def _assess(self, item: _Item, quantities: list[tuple[str, int]], t: int, actor: tuple[int, str, str],
+                issue: Callable[..., str]) -> tuple[str, str, list[Any]]:
+        """app/fees.assess: the lines from the item's standard, the notice (JK-<year>-<serial>) and its document.
+        Returns the event's payload and the notice row (without its case id)."""
+        standard = {f[0]: f for f in item.fees}
+        lines, total = [], 0
+        for code, qty in quantities:
+            _, name, unit_fen, label = standard[code]
+            amount = unit_fen * qty
+            total += amount
+            lines.append({"name": name, "standard": f"{fees.yuan(unit_fen)}元/{label}", "quantity": qty,
+                          "amount": fees.yuan(amount), "fee_code": code})
+        d = t // DAY_SECONDS
+        due = self.due_after(d, fees.PAYMENT_DAYS)
+        serial = int(self.reserved.fee_serials[self.fee_next])
+        self.fee_next += 1
+        notice_no = f"JK-{self.ctx.wd_dates[d].year}-{serial:06d}"
+        shown = [{k: v for k, v in line.items() if k != "fee_code"} for line in lines]
+        payload = {"notice_no": notice_no, "lines": shown, "total": fees.yuan(total), "amount_fen": total,
+                   "due_on": due.isoformat()}
+        payload["documents"] = [issue("payment", t, actor[0], {
+            "fee_lines": shown, "fee_total": fees.yuan(total), "payment_due": due.isoformat()}, doc_no=notice_no)]
+        # [notice_no, lines, amount_fen, issued_at, issued_by, due_on, state, paid_at, paid_amount_fen, receipt_no]
+        notice = [notice_no, json.dumps(lines, ensure_ascii=False, sort_keys=True), total, t, actor[0], due, "unpaid",
+                  -1, None, None]
+        return (*_payload(payload), notice)
+
+    def _pay(self, notice: list[Any], paid_t: int, t: int, actor: tuple[int, str, str], case_no: str) -> tuple[str, str]:
+        """app/fees.reconcile of a file reporting this one payment: the notice paid, the run kept (with its audit
+        entry), the record_payment event's payload."""
+        ctx = self.ctx
+        notice_no, amount = notice[0], fees.yuan(notice[2])
+        paid_at = f"{ctx.wd_str[paid_t // DAY_SECONDS]} {ctx.tod_str[paid_t % DAY_SECONDS]}"
+        receipt_no = f"4207{notice_no[3:7]}{notice_no[8:]:0>10}"
+        data = reconciliation_file(notice_no, amount, paid_at, receipt_no)
+        digest = hashlib.sha256(data).hexdigest()
+        file_name = reconciliation_file_name(notice_no, ctx.wd_ymd[t // DAY_SECONDS])
+        rid = int(self.reserved.reconciliation_ids[self.recon_next])
+        self.recon_next += 1
+        notice[6:10] = ["paid", paid_t, notice[2], receipt_no]
+        report = {"paid": [{"line": 2, "notice_no": notice_no, "amount": amount, "receipt_no": receipt_no,
+                            "case_no": case_no}], "already": [], "refused": []}
+        self.recon_rows.append((rid, file_name, digest, t, actor[0], ctx.units[actor[2]][1], 1, 1, 0, 0,
+                                json.dumps(report, ensure_ascii=False, sort_keys=True)))
+        self.audit_rows.append((t, actor[0], ctx.usernames.get(actor[0]), "fee_reconciliation", json.dumps(
+            {"reconciliation_id": rid, "file": file_name, "paid": 1, "refused": 0}, ensure_ascii=False, default=str)))
+        return _payload({"notice_no": notice_no, "amount": amount, "receipt_no": receipt_no, "paid_at": paid_at,
+                         "file_sha256": digest})
 
 
     def _complaint(self, case_id: int, applicant_uid: int, content: str, t: int) -> None:
