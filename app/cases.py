@@ -333,7 +333,7 @@ def open_task_of(conn: Connection, actor: Actor, case_id: int) -> Any:
     """The actor's department's open parallel-approval task on a case, if any."""
     t = s.parallel_tasks.c
     rows = conn.execute(sa.select(s.parallel_tasks).where(t.case_id == case_id, t.state == "open",
-                                                          t.dept_code == (actor.dept_code or "\x00"))).fetchall()
+                                                          t.dept_code == (actor.dept_code or "∅"))).fetchall()
     return next((r for r in rows if holds_task(actor, r)), None)
 
 
@@ -352,7 +352,7 @@ def _co_department_of(conn: Connection, actor: Actor, case: Any) -> bool:
         return False
     t = s.parallel_tasks.c
     rows = conn.execute(sa.select(s.parallel_tasks).where(t.case_id == case.case_id,
-                                                          t.dept_code == (actor.dept_code or "\x00"))).fetchall()
+                                                          t.dept_code == (actor.dept_code or "∅"))).fetchall()
     return any(holds_task(actor, r) for r in rows)
 
 

@@ -257,7 +257,7 @@ def _assign(conn, actor, case, comment, payload, at, cal, stops):
         unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == row.unit_id)).fetchone()
     if (row is None or not row.active or row.role not in (wf.OFFICER, wf.HEAD) or unit is None
             or unit.dept_code != case["dept_code"] or not case["region_code"].startswith(unit.region_code)
-            or not unit.region_code.startswith(actor.region_code or "\x00")):
+            or not unit.region_code.startswith(actor.region_code or "∅")):
         raise _case_error("case.assign_target")
     payload["assignee"] = row.display_name
     return {"assigned_user_id": int(row.user_id)}

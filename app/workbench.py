@@ -57,9 +57,9 @@ def _queue_where(actor: Actor, f: QueueFilter) -> sa.ColumnElement[bool]:
     elif f.holder == "unassigned":
         conds.append(c.assigned_user_id.is_(None))
     if f.co_tasks == "own":
-        conds.append(c.dept_code == (actor.dept_code or "\x00"))
+        conds.append(c.dept_code == (actor.dept_code or "∅"))
     elif f.co_tasks == "co":
-        conds.append(c.dept_code != (actor.dept_code or "\x00"))
+        conds.append(c.dept_code != (actor.dept_code or "∅"))
     if f.search.strip():
         like = f"%{f.search.strip()}%"
         conds.append(sa.or_(c.case_no.like(like), c.applicant_name.like(like)))
@@ -76,11 +76,11 @@ def queue(db: Database, actor: Actor, f: QueueFilter | None = None, page: int = 
     rank = sa.case((c.warning_level == "red", 0), (c.warning_level == "yellow", 1), else_=2)
     task = (sa.select(t.case_id, sa.func.min(t.due_on).label("task_due"),
                       sa.func.max(sa.case((t.state == "open", 1), else_=0)).label("task_open"))
-            .where(t.dept_code == (actor.dept_code or "\x00")).group_by(t.case_id).subquery())
+            .where(t.dept_code == (actor.dept_code or "∅")).group_by(t.case_id).subquery())
     where = _queue_where(actor, f)
     q = (sa.select(c.case_id, c.case_no, i.name.label("item"), c.state, c.applicant_name, c.region_code, c.channel,
                    c.submitted_at, c.promised_due, c.warning_level, u.display_name.label("holder"),
-                   (c.dept_code != (actor.dept_code or "\x00")).label("co_task"), task.c.task_due, task.c.task_open,
+                   (c.dept_code != (actor.dept_code or "∅")).label("co_task"), task.c.task_due, task.c.task_open,
                    c.version)
          .select_from(s.cases.join(s.items, sa.and_(i.item_code == c.item_code, i.version == c.item_version))
                       .outerjoin(s.users, u.user_id == c.assigned_user_id)
@@ -322,7 +322,7 @@ def assignable_officers(db: Database, actor: Actor, case: dict[str, Any]) -> lis
         rows = conn.execute(sa.select(u.user_id, u.display_name, o.name, o.region_code)
                             .select_from(s.users.join(s.org_units, o.unit_id == u.unit_id))
                             .where(u.active, u.role.in_((wf.OFFICER, wf.HEAD)), o.dept_code == case["dept_code"],
-                                   o.region_code.startswith(actor.region_code or "\x00"))
+                                   o.region_code.startswith(actor.region_code or "∅"))
                             .order_by(o.region_code, u.display_name)).fetchall()
     return [(int(r.user_id), f"{r.display_name}（{r.name}）") for r in rows
             if case["region_code"].startswith(r.region_code)]

@@ -192,9 +192,15 @@ def act(db, who: str, case: dict, action: str, **kw) -> dict:  # noqa: ANN001
 
 
 def complete(db, case: dict) -> dict:  # noqa: ANN001
-    for who, action in (("officer", "accept"), ("officer", "start_review"), ("head", "approve"),
-                        ("officer", "complete")):
-        case = act(db, who, case, action)
+    from app import rules
+
+    with db.read() as conn:
+        steps = rules.review_steps(rules.item_of(conn, case))   # 审查 (→ 审核) before the decision
+    moves = [("officer", "accept", {}), ("officer", "start_review", {}),
+             *[("head", "review_opinion", {"comment": "同意", "payload": {"step": st}}) for st in steps],
+             ("head", "approve", {}), ("officer", "complete", {})]
+    for who, action, kw in moves:
+        case = act(db, who, case, action, **kw)
     return case
 
 
