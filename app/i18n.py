@@ -769,6 +769,8 @@ M: dict[str, tuple[str, str]] = {
     "verify.not_found": ("未找到该编号的文书或证照，请核对编号。", "No document with this number; check it."),
     "verify.revoked": ("该文书已被撤销。", "This document has been revoked."),
     "verify.valid_until": ("有效期至", "Valid until"),
+    "perm.not_receiving_unit": ("只有转入的单位可以接收该转办。", "Only the unit the case was sent to receives it."),
+    "hold.not_receiving_unit": ("只有转入的单位可以接收", "only the unit the case was sent to may receive it"),
 }
 
 

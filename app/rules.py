@@ -129,7 +129,7 @@ def _accept(conn, actor, case, comment, payload, at, cal, stops):
     item = item_of(conn, case)
     tasks = []
     for dept in item.co_dept_codes or []:
-        unit = co_unit(conn, case["unit_id"], dept)
+        unit = co_unit(conn, accepting, dept)   # at the level of the unit that leads (accepted) the case
         if unit is None:
             continue
         days = min(PARALLEL_TASK_DAYS, max(1, case["promised_days"] or PARALLEL_TASK_DAYS))
@@ -194,7 +194,9 @@ def _decide(conn, actor, case, comment, payload, at, cal, stops):
     pending = open_tasks(conn, case["case_id"])
     if pending:
         if not payload.get("override"):
-            raise _case_error("case.parallel_pending", depts="、".join(t.dept_code for t in pending))
+            names = dict(conn.execute(sa.select(s.org_units.c.unit_id, s.org_units.c.name).where(
+                s.org_units.c.unit_id.in_([t.unit_id for t in pending]))).all())
+            raise _case_error("case.parallel_pending", depts="、".join(names.get(t.unit_id, t.unit_id) for t in pending))
         if actor.role != wf.HEAD:
             raise PermissionDenied("perm.override_head")
         if not (comment and comment.strip()):
@@ -228,6 +230,13 @@ def _transfer(conn, actor, case, comment, payload, at, cal, stops):
     # The receiving unit accepts afresh: the tasks the old acceptance opened no longer stand.
     conn.execute(s.parallel_tasks.update().where(s.parallel_tasks.c.case_id == case["case_id"],
                                                  s.parallel_tasks.c.state == "open").values(state="cancelled"))
+    return None
+
+
+def _receive_transfer(conn, actor, case, comment, payload, at, cal, stops):
+    # Only the unit the case was sent to takes it in; the sender cannot take it back by receiving it.
+    if actor.unit_id != case["unit_id"]:
+        raise PermissionDenied("perm.not_receiving_unit")
     return None
 
 
@@ -274,5 +283,5 @@ _RULES = {
     "assess_fee": _fee_move, "record_payment": _fee_move,
     "accept": _accept, "request_supplement": _request_supplement, "refuse_intake": _refuse_intake,
     "review_opinion": _review_opinion, "approve": _decide, "refuse": _decide, "co_opinion": _co_opinion,
-    "transfer": _transfer, "complete": _complete, "claim": _claim, "assign": _assign,
+    "transfer": _transfer, "receive_transfer": _receive_transfer, "complete": _complete, "claim": _claim, "assign": _assign,
 }

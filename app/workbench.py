@@ -181,6 +181,9 @@ def actions_for(db: Database, actor: Actor, case: dict[str, Any]) -> tuple[list[
             if pending and actor.role != wf.HEAD:
                 held[action] = "hold.parallel_pending"
                 continue
+        if action == "receive_transfer" and actor.unit_id != case["unit_id"]:
+            held[action] = "hold.not_receiving_unit"
+            continue
         if action == "claim" and case.get("assigned_user_id") is not None:
             continue
         if action == "assess_fee" and (not item.charges_fee or not has_standard or unpaid):

@@ -78,105 +78,140 @@ for action, why in held.items():
 
 materials = {m["seq"]: m["name"] for m in view["materials"]}
 
+
+# The callbacks read what the fields hold at the moment of the click (st.session_state), never the values of
+# the run that drew the button: a click straight after typing must send what the officer sees.
+def val(key: str, default=None):  # noqa: ANN001, ANN201
+    return st.session_state.get(key, default)
+
+
+def form_move(action: str, comment_key: str | None, payload=None) -> None:  # noqa: ANN001
+    st.session_state["desk_open"] = action   # the section stays open to show the outcome and what was typed
+    comment = (val(comment_key) or "") if comment_key else None
+    if action == "approve" and not (comment or "").strip():
+        comment = None   # an approval's comment is optional
+    move(action, comment=comment, payload=payload() if callable(payload) else payload)
+
+
+def opened(action: str, default: bool = False) -> bool:
+    return st.session_state.get("desk_open") == action or default
+
+
+def decision_payload() -> dict | None:
+    return {"override": True} if val("dc-override") else None
+
+
+def send_fees() -> None:
+    st.session_state["desk_open"] = "assess_fee"
+    quantities = {line["fee_code"]: int(val(f"fee-{line['fee_code']}") or 0) for line in view["fee_standards"]}
+    ow.run(lambda: fees.assess(db, actor, case_id, expected_version=version, quantities=quantities),
+           "desk.fee_assessed")
+
+
+def send_suspend() -> None:
+    st.session_state["desk_open"] = "suspend"
+    kind, why = val("sp-kind"), (val("sp-text") or "").strip()
+    move("suspend", comment=f"{tr(f'procedure.{kind}')}：{why}" if why else "", payload={"procedure": kind})
+
+
 if "request_supplement" in allowed:
-    with st.expander(tr("action.request_supplement")):
+    with st.expander(tr("action.request_supplement"), expanded=opened("request_supplement")):
         if case["supplement_count"] >= 1:
             st.warning(tr("desk.repeat_notice_warning"))
         chosen = st.multiselect(tr("desk.supplement_materials"), list(materials), format_func=materials.get,
                                 key="sup-materials")
-        notes = {str(seq): st.text_input(tr("desk.supplement_note", name=materials[seq]), key=f"sup-note-{seq}",
-                                         max_chars=200) for seq in chosen}
-        text = st.text_area(tr("desk.supplement_text"), key="sup-text", max_chars=1000)
-        st.button(tr("desk.send_notice"), key="sup-send", on_click=lambda: move(
-            "request_supplement", comment=text, payload={"materials": chosen, "notes": notes}))
+        for seq in chosen:
+            st.text_input(tr("desk.supplement_note", name=materials[seq]), key=f"sup-note-{seq}", max_chars=200)
+        st.text_area(tr("desk.supplement_text"), key="sup-text", max_chars=1000)
+        st.button(tr("desk.send_notice"), key="sup-send", on_click=form_move, args=(
+            "request_supplement", "sup-text", lambda: {
+                "materials": list(val("sup-materials") or []),
+                "notes": {str(s): val(f"sup-note-{s}") or "" for s in val("sup-materials") or []}}))
 
 if "refuse_intake" in allowed:
-    with st.expander(tr("action.refuse_intake")):
-        reasons = st.text_area(tr("desk.reasons"), key="ri-reasons", max_chars=1000)
+    with st.expander(tr("action.refuse_intake"), expanded=opened("refuse_intake")):
+        st.text_area(tr("desk.reasons"), key="ri-reasons", max_chars=1000)
         st.caption(tr("desk.remedy_added"))
-        st.button(tr("action.refuse_intake"), key="ri-send", on_click=lambda: move("refuse_intake", comment=reasons))
+        st.button(tr("action.refuse_intake"), key="ri-send", on_click=form_move, args=("refuse_intake", "ri-reasons"))
 
 if "review_opinion" in allowed:
-    with st.expander(tr("action.review_opinion"), expanded=case["state"] == wf.UNDER_REVIEW):
+    with st.expander(tr("action.review_opinion"), expanded=opened("review_opinion", case["state"] == wf.UNDER_REVIEW)):
         steps, done = view["review_steps"], view["steps_done"]
         st.caption(" → ".join(f"{s}{' ✓' if s in done else ''}" for s in steps) + f" → {tr('desk.decision')}")
         next_step = next((s for s in steps if s not in done), steps[-1])
-        step = st.selectbox(tr("desk.step"), [s for s in steps if s in done or s == next_step],
-                            index=[s for s in steps if s in done or s == next_step].index(next_step), key="ro-step")
-        verdict = st.radio(tr("desk.verdict"), ["agree", "disagree"], format_func=lambda v: tr(f"verdict.{v}"),
-                           horizontal=True, key="ro-verdict")
-        opinion = st.text_area(tr("desk.opinion"), key="ro-text", max_chars=2000)
-        st.button(tr("desk.save_opinion"), key="ro-send", on_click=lambda: move(
-            "review_opinion", comment=opinion, payload={"step": step, "verdict": verdict}))
+        offered = [s for s in steps if s in done or s == next_step]
+        st.selectbox(tr("desk.step"), offered, index=offered.index(next_step), key="ro-step")
+        st.radio(tr("desk.verdict"), ["agree", "disagree"], format_func=lambda v: tr(f"verdict.{v}"),
+                 horizontal=True, key="ro-verdict")
+        st.text_area(tr("desk.opinion"), key="ro-text", max_chars=2000)
+        st.button(tr("desk.save_opinion"), key="ro-send", on_click=form_move, args=(
+            "review_opinion", "ro-text", lambda: {"step": val("ro-step"), "verdict": val("ro-verdict")}))
 
 if "co_opinion" in allowed:
     with st.expander(tr("action.co_opinion"), expanded=True):
-        verdict = st.radio(tr("desk.verdict"), ["agree", "disagree"], format_func=lambda v: tr(f"verdict.{v}"),
-                           horizontal=True, key="co-verdict")
-        opinion = st.text_area(tr("desk.opinion"), key="co-text", max_chars=2000)
-        st.button(tr("desk.send_co_opinion"), key="co-send", type="primary", on_click=lambda: move(
-            "co_opinion", comment=opinion, payload={"verdict": verdict}))
+        st.radio(tr("desk.verdict"), ["agree", "disagree"], format_func=lambda v: tr(f"verdict.{v}"),
+                 horizontal=True, key="co-verdict")
+        st.text_area(tr("desk.opinion"), key="co-text", max_chars=2000)
+        st.button(tr("desk.send_co_opinion"), key="co-send", type="primary", on_click=form_move, args=(
+            "co_opinion", "co-text", lambda: {"verdict": val("co-verdict")}))
 
 if "suspend" in allowed:
-    with st.expander(tr("action.suspend")):
-        kind = st.selectbox(tr("desk.procedure"), PROCEDURES, format_func=lambda v: tr(f"procedure.{v}"), key="sp-kind")
-        why = st.text_area(tr("desk.reasons"), key="sp-text", max_chars=1000)
-        st.button(tr("action.suspend"), key="sp-send", on_click=lambda: move(
-            "suspend", comment=f"{tr(f'procedure.{kind}')}：{why.strip()}" if why.strip() else "",
-            payload={"procedure": kind}))
+    with st.expander(tr("action.suspend"), expanded=opened("suspend")):
+        st.selectbox(tr("desk.procedure"), PROCEDURES, format_func=lambda v: tr(f"procedure.{v}"), key="sp-kind")
+        st.text_area(tr("desk.reasons"), key="sp-text", max_chars=1000)
+        st.button(tr("action.suspend"), key="sp-send", on_click=send_suspend)
 
 if "extend" in allowed:
-    with st.expander(tr("action.extend")):
-        days = st.number_input(tr("desk.extend_days"), min_value=1, max_value=15, value=5, step=1, key="ex-days")
-        why = st.text_area(tr("desk.reasons"), key="ex-text", max_chars=1000)
-        st.button(tr("action.extend"), key="ex-send", on_click=lambda: move(
-            "extend", comment=why, payload={"days": int(days)}))
+    with st.expander(tr("action.extend"), expanded=opened("extend")):
+        st.number_input(tr("desk.extend_days"), min_value=1, max_value=15, value=5, step=1, key="ex-days")
+        st.text_area(tr("desk.reasons"), key="ex-text", max_chars=1000)
+        st.button(tr("action.extend"), key="ex-send", on_click=form_move, args=(
+            "extend", "ex-text", lambda: {"days": int(val("ex-days") or 0)}))
 
 if "approve" in allowed or "refuse" in allowed:
-    with st.expander(tr("desk.decide"), expanded=case["state"] == wf.UNDER_REVIEW and not held):
+    decide_open = opened("approve") or opened("refuse", case["state"] == wf.UNDER_REVIEW and not held)
+    with st.expander(tr("desk.decide"), expanded=decide_open):
         pending = [t for t in view["tasks"] if t["state"] == "open"]
-        override = False
         if pending:
             st.warning(tr("desk.pending_tasks", depts="、".join(t["unit_name"] for t in pending)))
-            override = st.checkbox(tr("desk.override"), key="dc-override")
-        text = st.text_area(tr("desk.decision_text"), key="dc-text", max_chars=2000)
+            st.checkbox(tr("desk.override"), key="dc-override")
+        st.text_area(tr("desk.decision_text"), key="dc-text", max_chars=2000)
         d1, d2 = st.columns(2)
         if "approve" in allowed:
-            d1.button(tr("action.approve"), key="dc-approve", type="primary", on_click=lambda: move(
-                "approve", comment=text or None, payload={"override": True} if override else None))
+            d1.button(tr("action.approve"), key="dc-approve", type="primary", on_click=form_move,
+                      args=("approve", "dc-text", decision_payload))
         if "refuse" in allowed:
-            d2.button(tr("action.refuse"), key="dc-refuse", on_click=lambda: move(
-                "refuse", comment=text, payload={"override": True} if override else None))
+            d2.button(tr("action.refuse"), key="dc-refuse", on_click=form_move,
+                      args=("refuse", "dc-text", decision_payload))
 
 if "transfer" in allowed:
-    with st.expander(tr("action.transfer")):
+    with st.expander(tr("action.transfer"), expanded=opened("transfer")):
         targets = dict(workbench.transfer_targets(db, actor, case))
         if targets:
-            to = st.selectbox(tr("desk.transfer_to"), list(targets), format_func=targets.get, key="tr-to")
-            why = st.text_area(tr("desk.reasons"), key="tr-text", max_chars=1000)
-            st.button(tr("action.transfer"), key="tr-send", on_click=lambda: move(
-                "transfer", comment=why, payload={"unit_id": to}))
+            st.selectbox(tr("desk.transfer_to"), list(targets), format_func=targets.get, key="tr-to")
+            st.text_area(tr("desk.reasons"), key="tr-text", max_chars=1000)
+            st.button(tr("action.transfer"), key="tr-send", on_click=form_move, args=(
+                "transfer", "tr-text", lambda: {"unit_id": val("tr-to")}))
         else:
             st.caption(tr("desk.no_transfer_target"))
 
 if "assign" in allowed:
-    with st.expander(tr("action.assign")):
+    with st.expander(tr("action.assign"), expanded=opened("assign")):
         people = dict(workbench.assignable_officers(db, actor, case))
-        who = st.selectbox(tr("desk.assign_to"), list(people), format_func=people.get, key="as-who")
-        st.button(tr("action.assign"), key="as-send", on_click=lambda: move("assign", payload={"user_id": who}))
+        st.selectbox(tr("desk.assign_to"), list(people), format_func=people.get, key="as-who")
+        st.button(tr("action.assign"), key="as-send", on_click=form_move, args=(
+            "assign", None, lambda: {"user_id": val("as-who")}))
 
 if "assess_fee" in allowed:
-    with st.expander(tr("action.assess_fee")):
-        quantities = {}
+    with st.expander(tr("action.assess_fee"), expanded=opened("assess_fee")):
+        total = 0
         for line in view["fee_standards"]:
-            quantities[line["fee_code"]] = int(st.number_input(
-                f"{line['name']}（{fees.yuan(line['unit_amount_fen'])}元/{line['unit_label']}）", min_value=0,
-                max_value=fees.MAX_QUANTITY, value=0, step=1, key=f"fee-{line['fee_code']}"))
-        total = sum(line["unit_amount_fen"] * quantities[line["fee_code"]] for line in view["fee_standards"])
+            qty = st.number_input(f"{line['name']}（{fees.yuan(line['unit_amount_fen'])}元/{line['unit_label']}）",
+                                  min_value=0, max_value=fees.MAX_QUANTITY, value=0, step=1,
+                                  key=f"fee-{line['fee_code']}")
+            total += line["unit_amount_fen"] * int(qty)
         st.metric(tr("desk.fee_total"), f"{fees.yuan(total)} 元")
-        st.button(tr("desk.issue_payment_notice"), key="fee-send", on_click=lambda: ow.run(
-            lambda: fees.assess(db, actor, case_id, expected_version=version, quantities=quantities),
-            "desk.fee_assessed"))
+        st.button(tr("desk.issue_payment_notice"), key="fee-send", on_click=send_fees)
 
 # -- the case ----------------------------------------------------------------------------------------------------
 tabs = st.tabs([tr("desk.tab_applicant"), tr("desk.tab_materials"), tr("desk.tab_timeline"), tr("desk.tab_parallel"),

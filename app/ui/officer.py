@@ -113,6 +113,10 @@ def queue_table(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("co_task").map_elements(lambda v: tr("desk.co_task") if v else tr("desk.own_case"),
                                        return_dtype=pl.String),
         pl.col("holder").fill_null(""),
+        # dates as dates (a due date has no time of day)
+        pl.col("promised_due").cast(pl.Date).dt.strftime("%Y-%m-%d").fill_null(""),
+        pl.col("task_due").cast(pl.Date).dt.strftime("%Y-%m-%d").fill_null(""),
+        pl.col("submitted_at").dt.strftime("%Y-%m-%d %H:%M").fill_null(""),
     )
     cols = {"case_no": "col.case_no", "co_task": "desk.col_kind", "item": "col.item", "state": "col.state",
             "applicant_name": "col.applicant", "channel": "desk.col_channel", "submitted_at": "col.submitted_at",
