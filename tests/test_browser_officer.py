@@ -188,17 +188,11 @@ def download(page: Page, row_text: str) -> bytes:
     return data
 
 
-# -- a known bug, in the browser (runs before the flow, which stops the server at its end) -----------------------
-@pytest.mark.xfail(strict=False, reason="BUG (race; every one of 10 tries here): the officer types the reasons and "
-                   "clicks 不予受理 at once; the click's callback is the one registered by the run before the reasons "
-                   "were sent (pages/officer_case.py line 97: on_click=lambda: move(..., comment=reasons) reads that "
-                   "run's module variable, not st.session_state['ri-reasons']), so the page answers “必须填写理由” and "
-                   "folds the form away while the field still holds the reasons; a second click succeeds. Where no "
-                   "text is required (准予许可) the text is dropped silently. Not strict: it depends on timing")
+# -- typing and clicking at once, in the browser (runs before the flow, which stops the server at its end) --------
 def test_typed_reasons_and_an_immediate_click_are_taken(new_page):
     if _server.get("stopped"):
         pytest.skip("the server was stopped by the flow test")
-    page = new_page()   # no failure screenshot: this one is expected to fail until the bug is fixed
+    page = new_page()
     sign_in(page, FOOD_OFFICER)
     page.goto(f"/case?no={_server['food_case_no']}")
     body = main(page)
@@ -210,7 +204,7 @@ def test_typed_reasons_and_an_immediate_click_are_taken(new_page):
     outcome = body.get_by_test_id("stAlert").filter(has_text=re.compile("已完成：不予受理|必须填写理由"))
     expect(outcome).to_be_visible()
     said = outcome.first.inner_text()
-    assert "已完成：不予受理" in said, said   # the bug: “不予受理”必须填写理由或意见。
+    assert "已完成：不予受理" in said, said   # not “必须填写理由”: the click takes what the field shows
 
 
 # -- the flow ----------------------------------------------------------------------------------------------------
