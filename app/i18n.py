@@ -771,6 +771,22 @@ M: dict[str, tuple[str, str]] = {
     "verify.valid_until": ("有效期至", "Valid until"),
     "perm.not_receiving_unit": ("只有转入的单位可以接收该转办。", "Only the unit the case was sent to receives it."),
     "hold.not_receiving_unit": ("只有转入的单位可以接收", "only the unit the case was sent to may receive it"),
+    "page.record_check": ("办件记录核验", "Verify the case record"),
+    "record.intro": ("每个办件的每条办理记录都按顺序以SHA-256哈希相链；核验会重新计算每条记录，并核对记录条数与办件版本，发现被修改、删除或插入的记录。", "Every event of every case is chained by SHA-256 to the one before; verification recomputes each and compares the count with the case's version, finding events changed, removed or slipped in."),
+    "record.case_no": ("办件编号（留空则核验全部办件）", "Case number (empty: every case)"),
+    "record.run": ("开始核验", "Verify"),
+    "record.working": ("正在核验……", "Verifying…"),
+    "record.ok": ("核验通过：{cases}个办件、{events}条记录完整无误。", "Intact: {cases} cases, {events} events."),
+    "record.bad": ("发现{problems}处问题（共核验{cases}个办件、{events}条记录）：", "{problems} problems found ({cases} cases, {events} events):"),
+    "record.seq": ("记录序号", "Event"),
+    "record.problem": ("问题", "Problem"),
+    "record.changed": ("记录内容被修改", "Event changed"),
+    "record.missing": ("记录缺失（序号不连续）", "Event missing (gap)"),
+    "record.out_of_order": ("记录顺序错乱或重复", "Out of order or repeated"),
+    "record.broken_link": ("与前一条记录的链接断开", "Link to the previous event broken"),
+    "record.missing_tail": ("最后的记录被删除", "Last events removed"),
+    "record.inserted": ("记录多于办理次数（有记录被插入）", "More events than moves (one slipped in)"),
+    "record.no_events": ("办件没有任何记录", "Case has no events"),
 }
 
 

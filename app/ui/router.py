@@ -45,7 +45,8 @@ ROLE_PAGES = {
                  ("co_tasks.py", "page.co_tasks", "co-tasks"), ("fee_reconcile.py", "page.fees", "fees")],
     wf.HEAD: [("home_officer.py", "page.home_head", "desk"), ("officer_case.py", "page.officer_case", "case"),
               ("co_tasks.py", "page.co_tasks", "co-tasks"), ("fee_reconcile.py", "page.fees", "fees")],
-    wf.SUPERVISOR: [("home_supervisor.py", "page.home_supervisor", "monitor")],
+    wf.SUPERVISOR: [("home_supervisor.py", "page.home_supervisor", "monitor"),
+                    ("record_check.py", "page.record_check", "record")],
     wf.LEADER: [("home_leader.py", "page.home_leader", "overview")],
     wf.ADMIN: [("home_admin.py", "page.home_admin", "admin")],
 }
