@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app import calendar_store, cases, files, forms, timeutil
+from app import alarms, calendar_store, cases, files, forms, timeutil
 from app import schema as s
 from app import workflow as wf
 from app.db import Database
@@ -320,8 +320,11 @@ def rate(db: Database, actor: Actor, case_id: int, *, expected_version: int, lev
     def apply(conn: Connection, current: dict[str, Any]) -> None:
         if conn.execute(sa.select(s.ratings.c.case_id).where(s.ratings.c.case_id == case_id)).fetchone():
             raise ApplicationError("rating.already")
+        rated_at = timeutil.now()
         conn.execute(s.ratings.insert().values(case_id=case_id, level=level, comment=(comment or "").strip() or None,
-                                               rated_at=timeutil.now(), user_id=actor.user_id))
+                                               rated_at=rated_at, user_id=actor.user_id))
+        # 差评: the department's follow-up opens with the rating (domain.md §7)
+        alarms.open_followup(conn, case_id, level, rated_at, calendar_store.load_calendar(db))
 
     return cases.perform(db, actor, case_id, "rate", expected_version=expected_version, apply=apply,
                          payload={"level": level})

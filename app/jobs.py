@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from app import alarms
 from app.config import Settings
 from app.db import Database
 from app.supervision import recompute_warning_levels
@@ -28,7 +29,7 @@ class JobRunner:
         return self
 
     def run_once(self) -> dict:
-        self.last_result = {"warning_levels": recompute_warning_levels(self.db)}
+        self.last_result = {"warning_levels": recompute_warning_levels(self.db), "alarms": alarms.recompute(self.db)}
         return self.last_result
 
     def _loop(self) -> None:

@@ -391,3 +391,47 @@ fee_reconciliations = Table(
     Column("rows_refused", Integer, nullable=False),
     Column("report", JSONText, nullable=False),
 )
+
+# -- 0005: electronic supervision ----------------------------------------------------------------------------
+alarms = Table(
+    "alarms", metadata,
+    Column("alarm_id", BigInteger, primary_key=True),
+    Column("rule", String, nullable=False),
+    Column("subject_key", String, nullable=False),
+    Column("case_id", BigInteger),
+    Column("dept_code", String),
+    Column("unit_id", String),
+    Column("region_code", String),
+    Column("officer_user_id", BigInteger),
+    Column("detail", Text),
+    Column("raised_at", DateTime, nullable=False),
+    Column("cleared_at", DateTime),
+)
+cards = Table(
+    "cards", metadata,
+    Column("card_id", BigInteger, primary_key=True),
+    Column("color", String, nullable=False),          # yellow | red
+    Column("dept_code", String, nullable=False),
+    Column("officer_user_id", BigInteger),
+    Column("case_id", BigInteger),
+    Column("reason", Text, nullable=False),
+    Column("issued_by", BigInteger),
+    Column("issued_at", DateTime, nullable=False),
+)
+review_followups = Table(
+    "review_followups", metadata,
+    Column("case_id", BigInteger, primary_key=True),
+    Column("dept_code", String, nullable=False),
+    Column("unit_id", String, nullable=False),
+    Column("region_code", String, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("opened_at", DateTime, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("state", String, nullable=False),          # open | handled
+    Column("verification", Text),
+    Column("rectification", Text),
+    Column("answer", Text),
+    Column("handled_at", DateTime),
+    Column("handled_by", BigInteger),
+    Column("published", Boolean, nullable=False),
+)
