@@ -208,7 +208,7 @@ def issue_card(db: Database, actor: Actor, *, color: str, dept_code: str, reason
                 s.users.join(s.org_units, s.org_units.c.unit_id == s.users.c.unit_id))
                 .where(s.users.c.user_id == officer_user_id)).scalar()
             if unit != dept_code:
-                raise SupervisionError("card.officer")
+                raise SupervisionError("card.officer_wrong")
         case_id = None
         if case_no:
             case_id = conn.execute(sa.select(s.cases.c.case_id).where(s.cases.c.case_no == case_no.strip())).scalar()
@@ -311,3 +311,17 @@ def handle_followup(db: Database, actor: Actor, case_id: int, *, verification: s
                      detail={"case_id": case_id, "published": bool(publish)})
 
     db.write(work)
+
+
+def departments(db: Database) -> dict[str, str]:
+    with db.read() as conn:
+        return dict(conn.execute(sa.select(s.departments.c.dept_code, s.departments.c.name)
+                                 .order_by(s.departments.c.dept_code)).all())
+
+
+def user_id_of(db: Database, username: str) -> int:
+    with db.read() as conn:
+        uid = conn.execute(sa.select(s.users.c.user_id).where(s.users.c.username == username.strip())).scalar()
+    if uid is None:
+        raise SupervisionError("card.officer_wrong")
+    return int(uid)

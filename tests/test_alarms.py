@@ -162,3 +162,43 @@ def test_who_sees_alarms_and_cards(seeded_db):
     assert card in alarms.cards_for(db, a["head"])["card_id"].to_list()
     assert card not in alarms.cards_for(db, a["other_dept_officer"])["card_id"].to_list()
     assert card in alarms.cards_for(db, a["supervisor"])["card_id"].to_list()
+
+
+# -- the screens -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seeded_db", ["duckdb"], indirect=True)   # the rules above run on both databases
+def test_supervisor_checks_and_cards_and_the_department_sees_it(seeded_db, monkeypatch):
+    from pathlib import Path
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    db, a = seeded_db, seeded_db.actors
+    monkeypatch.setenv("EZZ_DATABASE_URL", db.url)
+    monkeypatch.setenv("EZZ_BACKGROUND_JOBS", "0")
+    st.cache_resource.clear()
+    pages = Path(__file__).resolve().parents[1] / "pages"
+
+    def page(name, who):  # noqa: ANN001, ANN202
+        at = AppTest.from_file(str(pages / name), default_timeout=60)
+        at.session_state["ezz_actor"] = a[who]
+        return at.run()
+
+    old = _case(db, at=datetime(2026, 10, 5, 9, 0))
+    at = page("alarms.py", "supervisor")
+    at.button(key="al-recompute").click().run()
+    assert not at.exception and any(s.value.startswith("检查完成") for s in at.success)
+    at.text_area(key="card-reason").input("多件办件超期未办结")
+    at.text_input(key="card-case").input(old["case_no"])
+    at.selectbox(key="card-dept").select("SCJG")
+    at.button[-1].click().run()
+    assert [s.value for s in at.success][-1] == "已出具，并记入监察记录。"
+    head = page("dept_supervision.py", "head")
+    assert not head.exception
+    shown = [df.value for df in head.dataframe]
+    assert any(old["case_no"] in frame.to_string() for frame in shown)          # its alarm, and its card
+    assert any("多件办件超期未办结" in frame.to_string() for frame in shown)
+    other = page("dept_supervision.py", "other_dept_officer")
+    assert not any("多件办件超期未办结" in df.value.to_string() for df in other.dataframe)
+    with pytest.raises(Exception):  # noqa: B017 - the page refuses an officer: st.stop after an error
+        page("alarms.py", "officer").button(key="al-recompute")
+    st.cache_resource.clear()
