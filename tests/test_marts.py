@@ -1,0 +1,140 @@
+"""The marts (pipelines/models) against an independent computation in Python on a small generated history:
+per-case working days from app/clock.py (not the SQL calendar index), weekly department measures from plain
+Python grouping. DuckDB builds in the same file; PostgreSQL builds into a DuckDB warehouse."""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from app import calendar_store, clock
+from app import schema as s
+from pipelines import demo, marts
+
+BUILD_DAY = date(2026, 11, 26)
+HANDLING = ("accepted", "under_review", "special_procedure")
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgresql"])
+def history(request, tmp_path_factory):  # noqa: ANN001, ANN201
+    from tests.conftest import drop_database, make_database
+
+    db = make_database(request.param, tmp_path_factory.mktemp("marts"))
+    db.migrate()
+    demo.generate(db, cases=1500 if db.is_duckdb else 600, seed=7, end=BUILD_DAY)
+    calendar_store.invalidate()
+    import os
+
+    os.environ["EZZ_WAREHOUSE"] = str(tmp_path_factory.mktemp("wh") / "warehouse.duckdb")
+    marts.build(db, build_day=BUILD_DAY)
+    yield db
+    os.environ.pop("EZZ_WAREHOUSE", None)
+    drop_database(db)
+    calendar_store.invalidate()
+
+
+def _monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def _expected(db):  # noqa: ANN001, ANN202
+    cal = calendar_store.load_calendar(db)
+    with db.read() as conn:
+        cases = conn.execute(sa.select(s.cases).where(s.cases.c.state != "draft",
+                                                      s.cases.c.submitted_at.is_not(None))).fetchall()
+        stops = defaultdict(list)
+        for r in conn.execute(sa.select(s.clock_stops).order_by(s.clock_stops.c.case_id, s.clock_stops.c.seq)):
+            stops[r.case_id].append(r)
+        refused = {r[0] for r in conn.execute(sa.select(s.case_events.c.case_id).where(
+            s.case_events.c.action == "refuse"))}
+        ratings = {r.case_id: r.level for r in conn.execute(sa.select(s.ratings))}
+    facts = {}
+    for c in cases:
+        used = None
+        end = c.decided_at.date() if c.decided_at else (BUILD_DAY if c.state in HANDLING else None)
+        if c.accepted_at and c.clock_start and end:
+            accepted = c.accepted_at.date()
+            held = [clock.Stop(x.started_on, x.ended_on or BUILD_DAY) for x in stops[c.case_id]
+                    if x.started_on >= accepted]
+            used = clock.days_used(cal, c.clock_start, end, clock.WORKING, held)
+        done = c.completed_at.date() if c.completed_at else None
+        facts[c.case_id] = {"dept": c.dept_code, "week": _monday(c.submitted_at.date()), "used": used,
+                            "done_week": _monday(done) if done else None,
+                            "on_time": None if done is None or used is None else used <= c.promised_days + c.extension_days,
+                            "accepted": c.accepted_at is not None, "online": c.channel == "online",
+                            "supplemented": c.supplement_count > 0, "refused": c.case_id in refused,
+                            "rating": ratings.get(c.case_id)}
+    return facts
+
+
+def test_case_facts_match_the_legal_clock(history):
+    facts = _expected(history)
+    got = marts.read(history, "SELECT case_id, working_days_used, on_time FROM marts.fct_case")
+    assert got.height == len(facts)
+    wrong = [(r["case_id"], r["working_days_used"], facts[r["case_id"]]["used"]) for r in got.iter_rows(named=True)
+             if r["working_days_used"] != facts[r["case_id"]]["used"]
+             or r["on_time"] != facts[r["case_id"]]["on_time"]]
+    assert wrong == [], wrong[:10]
+    assert sum(1 for f in facts.values() if f["used"] is not None) > 100   # the check is not vacuous
+
+
+def test_weekly_department_measures_match_python(history):
+    facts = _expected(history)
+    rows = {(r["dept_code"], r["week"]): r for r in marts.read(history, "SELECT * FROM marts.mart_dept_week")
+            .iter_rows(named=True)}
+    by_received, by_done = defaultdict(list), defaultdict(list)
+    for f in facts.values():
+        by_received[(f["dept"], f["week"])].append(f)
+        if f["done_week"]:
+            by_done[(f["dept"], f["done_week"])].append(f)
+    assert sum(r["received"] for r in rows.values()) == len(facts)
+    for key, group in by_received.items():
+        r = rows[key]
+        assert r["received"] == len(group)
+        assert r["accepted"] == sum(f["accepted"] for f in group)
+        assert r["online_share"] == pytest.approx(sum(f["online"] for f in group) / len(group))
+        assert r["supplement_rate"] == pytest.approx(sum(f["supplemented"] for f in group) / len(group))
+    for key, group in by_done.items():
+        r = rows[key]
+        assert r["completed"] == len(group)
+        assert r["completed_on_time"] == sum(1 for f in group if f["on_time"])
+        used = [f["used"] for f in group if f["used"] is not None]
+        if used:
+            assert r["mean_working_days"] == pytest.approx(statistics.mean(used))
+            assert r["median_working_days"] == pytest.approx(statistics.median(used))
+            assert r["p90_working_days"] == pytest.approx(float(np.percentile(used, 90)))
+        assert r["refusal_rate"] == pytest.approx(sum(f["refused"] for f in group) / len(group))
+        rated = [f["rating"] for f in group if f["rating"] is not None]
+        if rated:
+            assert r["satisfaction"] == pytest.approx(sum(rated) / (5 * len(rated)))
+            assert r["bad_review_share"] == pytest.approx(sum(1 for x in rated if x <= 2) / len(rated))
+
+
+def test_ratings_follow_the_published_weights(history):
+    rows = marts.read(history, "SELECT * FROM marts.mart_dept_rating_week").iter_rows(named=True)
+    checked = 0
+    for r in rows:
+        parts = [(0.4, r["efficiency"]), (0.3, r["quality"]), (0.3, r["satisfaction"])]
+        expected = round(sum(w * (100 if v is None else v) for w, v in parts), 1)
+        assert r["score"] == pytest.approx(expected, abs=0.051)
+        grade = "优秀" if r["score"] >= 90 else "良好" if r["score"] >= 80 else "合格" if r["score"] >= 60 else "不合格"
+        assert r["grade"] == grade
+        checked += 1
+    assert checked > 10
+
+
+def test_a_broken_mart_fails_its_data_tests(history):
+    if not history.is_duckdb:
+        pytest.skip("the data tests are the same SQL on the warehouse")
+    raw, con = history.raw_duckdb()
+    try:
+        con.execute("INSERT INTO marts.mart_dept_week SELECT * FROM marts.mart_dept_week LIMIT 1")
+        failures = [what for _, what, sql in marts.TESTS if con.execute(sql).fetchone()[0]]
+    finally:
+        raw.close()
+    assert "(dept, week) unique" in failures
+    marts.build(history, build_day=BUILD_DAY)   # and a rebuild puts it right
