@@ -14,6 +14,7 @@ from app.db import Database
 from app.supervision import recompute_warning_levels
 
 log = logging.getLogger(__name__)
+MARTS_EVERY = 12   # with the default 300 s interval: the marts are at most an hour old
 
 
 class JobRunner:
@@ -21,6 +22,7 @@ class JobRunner:
         self.db = db
         self.interval = interval
         self.last_result: dict | None = None
+        self.runs = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ezz-jobs", daemon=True)
 
@@ -30,6 +32,12 @@ class JobRunner:
 
     def run_once(self) -> dict:
         self.last_result = {"warning_levels": recompute_warning_levels(self.db), "alarms": alarms.recompute(self.db)}
+        # The marts are rebuilt in this process (the one that owns the DuckDB file), every MARTS_EVERY runs.
+        if self.runs % MARTS_EVERY == 0:
+            from pipelines import marts
+
+            self.last_result["marts_seconds"] = round(sum(marts.build(self.db).values()), 2)
+        self.runs += 1
         return self.last_result
 
     def _loop(self) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import sqlalchemy as sa
+
 from app import cases
 from app.jobs import JobRunner
 from app.supervision import recompute_warning_levels
@@ -45,5 +47,18 @@ def test_completed_cases_carry_no_warning(seeded_db):
 
 
 def test_job_runner_runs_the_recomputation(seeded_db):
+    import os
+    import tempfile
+
+    os.environ.setdefault("EZZ_WAREHOUSE", os.path.join(tempfile.mkdtemp(prefix="ezz-wh-"), "warehouse.duckdb"))
     result = JobRunner(seeded_db, interval=3600).run_once()
     assert result["warning_levels"]["checked"] >= 1
+    assert "raised" in result["alarms"]
+    # The first run rebuilds the marts in this process; the weekly measures count every received case.
+    from pipelines import marts
+
+    received = marts.read(seeded_db, "SELECT SUM(received) AS n FROM marts.mart_dept_week")["n"][0]
+    with seeded_db.read() as conn:
+        expected = conn.execute(sa.text("SELECT COUNT(*) FROM cases WHERE state <> 'draft' "
+                                        "AND submitted_at IS NOT NULL")).scalar_one()
+    assert received == expected
