@@ -32,7 +32,8 @@ def page(name: str, key: str, url: str, default: bool = False) -> st.Page:
 
 # The screens of each role (domain.md §12): (file in pages/, title key, URL path); the first is its home.
 PUBLIC_PAGES = [("public_home.py", "page.public_home", "public"), ("catalogue.py", "page.catalogue", "guide"),
-                ("lookup.py", "page.lookup", "lookup"), ("verify.py", "page.verify", "verify")]
+                ("lookup.py", "page.lookup", "lookup"), ("verify.py", "page.verify", "verify"),
+                ("ratings.py", "page.ratings", "ratings")]
 ACCOUNT_PAGES = [("sign_in.py", "page.sign_in", "signin"), ("register.py", "page.register", "register")]
 ROLE_PAGES = {
     wf.APPLICANT: [("home_applicant.py", "page.home_applicant", "my"), ("apply.py", "page.apply", "apply"),

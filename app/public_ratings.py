@@ -1,0 +1,111 @@
+"""评价公示 (public, no sign-in): the published department ratings and grades by week, 好差评 counts and rates,
+the published handling of bad reviews, and the GOV.UK-style service measures (satisfaction, completion rate,
+digital take-up). Nothing here names or identifies an applicant: only departments, items, counts, rates, and
+the texts the departments wrote for publication.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import sqlalchemy as sa
+
+from app import schema as s
+from app import timeutil
+from app.db import Database
+
+GOOD_LEVELS = (4, 5)
+BAD_LEVELS = (1, 2)
+
+
+def _marts(db: Database, sql: str, params: list | None = None) -> pl.DataFrame | None:
+    from pipelines import marts
+
+    try:
+        return marts.read(db, sql, params)
+    except Exception:  # noqa: BLE001 - the marts are not built yet (a new installation): nothing to publish
+        return None
+
+
+def rating_weeks(db: Database, today: date | None = None) -> list[date]:
+    """The weeks with a published rating: complete ISO weeks only (the current one is still running)."""
+    today = today or timeutil.today()
+    this_monday = today - timedelta(days=today.weekday())
+    frame = _marts(db, "SELECT DISTINCT week FROM marts.mart_dept_rating_week WHERE week < ? ORDER BY week DESC",
+                   [this_monday])
+    return [] if frame is None else frame["week"].to_list()
+
+
+def department_ratings(db: Database, week: date) -> pl.DataFrame:
+    frame = _marts(db, "SELECT dept_code, score, grade, efficiency, quality, satisfaction, received, completed "
+                       "FROM marts.mart_dept_rating_week WHERE week = ? ORDER BY score DESC, dept_code", [week])
+    if frame is None or frame.is_empty():
+        return pl.DataFrame()
+    names = _department_names(db)
+    return frame.with_columns(pl.col("dept_code").replace_strict(names, default=pl.col("dept_code"))
+                              .alias("department")).select(
+        "department", "score", "grade", pl.col("efficiency").round(1), pl.col("quality").round(1),
+        pl.col("satisfaction").round(1), "received", "completed")
+
+
+def _department_names(db: Database) -> dict[str, str]:
+    with db.read() as conn:
+        return dict(conn.execute(sa.select(s.departments.c.dept_code, s.departments.c.name)).all())
+
+
+def review_counts(db: Database, since: date | None = None) -> pl.DataFrame:
+    """好差评 per department: ratings, good, bad, their rates (since a day, default: all)."""
+    r, c = s.ratings.c, s.cases.c
+    q = (sa.select(c.dept_code, sa.func.count().label("ratings"),
+                   sa.func.sum(sa.case((r.level.in_(GOOD_LEVELS), 1), else_=0)).label("good"),
+                   sa.func.sum(sa.case((r.level.in_(BAD_LEVELS), 1), else_=0)).label("bad"))
+         .select_from(s.ratings.join(s.cases, c.case_id == r.case_id)).group_by(c.dept_code))
+    if since:
+        q = q.where(r.rated_at >= since)
+    with db.read() as conn:
+        rows = [dict(x._mapping) for x in conn.execute(q)]
+    if not rows:
+        return pl.DataFrame()
+    names = _department_names(db)
+    frame = pl.DataFrame(rows).with_columns(pl.col("good").cast(pl.Int64), pl.col("bad").cast(pl.Int64))
+    return frame.with_columns(
+        pl.col("dept_code").replace_strict(names, default=pl.col("dept_code")).alias("department"),
+        (pl.col("good") / pl.col("ratings")).round(4).alias("good_rate"),
+        (pl.col("bad") / pl.col("ratings")).round(4).alias("bad_rate"),
+    ).select("department", "ratings", "good", "bad", "good_rate", "bad_rate").sort("ratings", descending=True)
+
+
+def followup_disclosures(db: Database, limit: int = 200) -> pl.DataFrame:
+    """The handled bad reviews a department chose to publish: department, item, when, what was done."""
+    f, c, i = s.review_followups.c, s.cases.c, s.items.c
+    q = (sa.select(f.dept_code, i.name.label("item"), f.handled_at, f.rectification, f.answer)
+         .select_from(s.review_followups.join(s.cases, c.case_id == f.case_id)
+                      .join(s.items, sa.and_(i.item_code == c.item_code, i.version == c.item_version)))
+         .where(f.published, f.state == "handled").order_by(f.handled_at.desc()).limit(limit))
+    with db.read() as conn:
+        rows = [dict(x._mapping) for x in conn.execute(q)]
+    if not rows:
+        return pl.DataFrame()
+    names = _department_names(db)
+    return pl.DataFrame(rows).with_columns(
+        pl.col("dept_code").replace_strict(names, default=pl.col("dept_code")).alias("department"),
+        pl.col("handled_at").dt.date().alias("handled_on")).select("department", "item", "handled_on",
+                                                                   "rectification", "answer")
+
+
+def service_measures(db: Database, weeks: int = 12, today: date | None = None) -> dict[str, float | None]:
+    """GOV.UK-style measures over the last weeks: user satisfaction, completion rate (cases decided and
+    completed of those that reached an end), digital take-up (applications made online)."""
+    today = today or timeutil.today()
+    since = today - timedelta(weeks=weeks)
+    frame = _marts(db, """
+        SELECT AVG(rating_level) / 5.0 AS satisfaction,
+               SUM(CASE WHEN completed_day IS NOT NULL THEN 1 ELSE 0 END)
+                 / NULLIF(SUM(CASE WHEN state IN ('completed', 'not_accepted', 'withdrawn') THEN 1 ELSE 0 END), 0)
+                 AS completion_rate,
+               AVG(CASE WHEN online THEN 1.0 ELSE 0.0 END) AS digital_take_up
+        FROM marts.fct_case WHERE submitted_day >= ?""", [since])
+    if frame is None or frame.is_empty():
+        return {"satisfaction": None, "completion_rate": None, "digital_take_up": None}
+    row = frame.row(0, named=True)
+    return {k: (None if v is None else float(v)) for k, v in row.items()}

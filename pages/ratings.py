@@ -1,0 +1,39 @@
+"""评价公示 (public): department ratings and grades by week (published weights), 好差评 counts and rates, the
+published handling of bad reviews, and the service measures. No personal data is shown."""
+import streamlit as st
+
+from app import public_ratings as pr
+from app.ui import session as ui
+from app.ui.widgets import percent, table
+
+tr = ui.tr
+db = ui.db()
+
+st.title(tr("page.ratings"))
+st.caption(tr("ratings.intro"))
+m = pr.service_measures(db)
+a, b, c = st.columns(3)
+a.metric(tr("ratings.satisfaction"), percent(m["satisfaction"]))
+b.metric(tr("ratings.completion_rate"), percent(m["completion_rate"]))
+c.metric(tr("ratings.digital_take_up"), percent(m["digital_take_up"]))
+
+st.subheader(tr("ratings.departments"))
+weeks = pr.rating_weeks(db)
+if not weeks:
+    st.info(tr("ratings.none_yet"))
+else:
+    week = st.selectbox(tr("ratings.week"), weeks, format_func=lambda d: tr("ratings.week_of", monday=d),
+                        key="ratings-week")
+    frame = pr.department_ratings(db, week)
+    table(frame.rename({k: tr(f"ratings.col_{k}") for k in frame.columns}) if not frame.is_empty() else frame,
+          f"ratings-{week}")
+
+st.subheader(tr("ratings.reviews"))
+counts = pr.review_counts(db)
+table(counts.rename({k: tr(f"ratings.col_{k}") for k in counts.columns}) if not counts.is_empty() else counts,
+      "reviews")
+
+st.subheader(tr("ratings.followups"))
+disclosures = pr.followup_disclosures(db)
+table(disclosures.rename({k: tr(f"ratings.col_{k}") for k in disclosures.columns})
+      if not disclosures.is_empty() else disclosures, "followups")
