@@ -868,6 +868,10 @@ M: dict[str, tuple[str, str]] = {
     "ratings.col_handled_on": ("整改日期", "Handled on"),
     "ratings.col_rectification": ("整改措施", "Rectification"),
     "ratings.col_answer": ("答复", "Answer"),
+    "page.scorecard": ("每周计分卡", "Weekly scorecard"),
+    "scorecard.pdf": ("导出PDF", "PDF"),
+    "scorecard.xlsx": ("导出Excel", "Excel"),
+    "scorecard.none": ("（无）", "(none)"),
 }
 
 

@@ -50,7 +50,7 @@ ROLE_PAGES = {
               ("dept_supervision.py", "page.dept_supervision", "dept-supervision")],
     wf.SUPERVISOR: [("home_supervisor.py", "page.home_supervisor", "monitor"),
                     ("alarms.py", "page.alarms", "alarms"), ("record_check.py", "page.record_check", "record")],
-    wf.LEADER: [("home_leader.py", "page.home_leader", "overview")],
+    wf.LEADER: [("home_leader.py", "page.home_leader", "overview"), ("scorecard.py", "page.scorecard", "scorecard")],
     wf.ADMIN: [("home_admin.py", "page.home_admin", "admin")],
 }
 

@@ -1,0 +1,39 @@
+"""每周计分卡 (leadership): one ISO week — the city's figures, the department ranking with grade and the change
+from the week before (with its chart), the week's red cases and cards; the same content as PDF and XLSX."""
+import plotly.express as px
+import streamlit as st
+
+from app import scorecard
+from app import workflow as wf
+from app.ui import session as ui
+
+tr = ui.tr
+ui.require_roles(ui.actor(), wf.LEADER, wf.SUPERVISOR)
+db = ui.db()
+
+st.title(tr("page.scorecard"))
+weeks = scorecard.weeks(db)
+if not weeks:
+    st.info(tr("ratings.none_yet"))
+    st.stop()
+week = st.selectbox(tr("ratings.week"), weeks, format_func=lambda d: tr("ratings.week_of", monday=d), key="sc-week")
+card = scorecard.build(db, week)
+
+left, right = st.columns(2)
+left.download_button(tr("scorecard.pdf"), lambda: scorecard.to_pdf(card), f"scorecard-{week}.pdf",
+                     "application/pdf", key="sc-pdf", on_click="ignore")
+right.download_button(tr("scorecard.xlsx"), lambda: scorecard.to_xlsx(card), f"scorecard-{week}.xlsx",
+                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="sc-xlsx",
+                      on_click="ignore")
+for n, (title, frame) in enumerate(scorecard.sheets(card)):
+    st.subheader(title)
+    if n == 1 and not card.ranking.is_empty():
+        fig = px.bar(card.ranking.head(15).to_pandas(), x="score", y="department", color="grade", orientation="h",
+                     labels={"score": tr("ratings.col_score"), "department": tr("ratings.col_department"),
+                             "grade": tr("ratings.col_grade")})
+        fig.update_layout(yaxis={"autorange": "reversed"})
+        st.plotly_chart(fig, width="stretch")
+    if frame.is_empty():
+        st.caption(tr("scorecard.none"))
+    else:
+        st.dataframe(frame, hide_index=True, width="stretch")
