@@ -12,7 +12,7 @@ from app.ui import session as ui
 from app.ui.widgets import table
 
 tr = ui.tr
-actor = ui.require_roles(ui.actor(), wf.OFFICER, wf.HEAD)
+actor = ui.require_roles(ui.actor(), wf.OFFICER, wf.HEAD, wf.SUPERVISOR)  # a supervisor reads, never acts
 db = ui.db()
 SIMPLE = ("claim", "accept", "start_review", "resume", "complete", "receive_transfer")
 PROCEDURES = ("hearing", "expert", "testing", "inspection", "publicity", "other")

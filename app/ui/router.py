@@ -49,7 +49,9 @@ ROLE_PAGES = {
               ("co_tasks.py", "page.co_tasks", "co-tasks"), ("fee_reconcile.py", "page.fees", "fees"),
               ("dept_supervision.py", "page.dept_supervision", "dept-supervision")],
     wf.SUPERVISOR: [("home_supervisor.py", "page.home_supervisor", "monitor"),
-                    ("alarms.py", "page.alarms", "alarms"), ("record_check.py", "page.record_check", "record")],
+                    ("explorer.py", "page.explorer", "explore"), ("alarms.py", "page.alarms", "alarms"),
+                    ("record_check.py", "page.record_check", "record"), ("officer_case.py", "page.officer_case", "case"),
+                    ("scorecard.py", "page.scorecard", "scorecard")],
     wf.LEADER: [("home_leader.py", "page.home_leader", "overview"), ("scorecard.py", "page.scorecard", "scorecard")],
     wf.ADMIN: [("home_admin.py", "page.home_admin", "admin")],
 }

@@ -1,0 +1,117 @@
+"""指标探索 (supervisors): any measure of the case facts (marts.fct_case), filtered by period, department, item,
+handling level and region, grouped along a drill path — city → district → town → village → case, or
+department → officer → case — and compared with the period before of the same length.
+
+The grouping column comes from a fixed list and every value is a bound parameter: nothing typed reaches the SQL.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import polars as pl
+
+from app.db import Database
+
+# Drill paths: each step groups by a column of fct_case; the last step lists cases.
+PATHS = {
+    "region": ("district_code", "town_code", "village_code", "case_no"),
+    "department": ("dept_code", "officer_user_id", "case_no"),
+}
+MEASURES = ("received", "completed", "on_time_rate", "mean_working_days", "supplement_rate", "refusal_rate",
+            "online_share", "satisfaction")
+_MEASURE_SQL = """
+    COUNT(*) AS received,
+    COUNT(completed_day) AS completed,
+    AVG(CASE WHEN completed_day IS NOT NULL THEN on_time::INT END) AS on_time_rate,
+    AVG(CASE WHEN completed_day IS NOT NULL THEN working_days_used END) AS mean_working_days,
+    AVG(supplemented::INT) AS supplement_rate,
+    AVG(CASE WHEN completed_day IS NOT NULL THEN refused::INT END) AS refusal_rate,
+    AVG(online::INT) AS online_share,
+    AVG(rating_level) / 5.0 AS satisfaction"""
+
+
+@dataclass
+class Query:
+    start: date
+    end: date                                   # inclusive
+    path: str = "region"
+    drill: list[tuple[str, str]] = field(default_factory=list)   # (column, value) chosen so far
+    dept_codes: list[str] = field(default_factory=list)
+    item_code: str | None = None
+    level: str | None = None
+
+    @property
+    def group_column(self) -> str:
+        return PATHS[self.path][min(len(self.drill), len(PATHS[self.path]) - 1)]
+
+
+def _where(q: Query, start: date, end: date) -> tuple[str, list]:
+    conds, params = ["submitted_day BETWEEN ? AND ?"], [start, end]
+    if q.dept_codes:
+        conds.append(f"dept_code IN ({', '.join('?' for _ in q.dept_codes)})")
+        params += q.dept_codes
+    if q.item_code:
+        conds.append("item_code = ?")
+        params.append(q.item_code)
+    if q.level:
+        conds.append("level = ?")
+        params.append(q.level)
+    allowed = {c for cols in PATHS.values() for c in cols}
+    for column, value in q.drill:
+        if column not in allowed:
+            raise ValueError(column)
+        conds.append(f"CAST({column} AS VARCHAR) = ?")
+        params.append(str(value))
+    return " AND ".join(conds), params
+
+
+def explore(db: Database, q: Query) -> pl.DataFrame:
+    """The measures per group of the current drill step, with the previous period's values beside them."""
+    from pipelines import marts
+
+    group = q.group_column
+    span = q.end - q.start
+    prev_end = q.start - timedelta(days=1)      # the period before, of the same length
+    prev_start = prev_end - span
+    where, params = _where(q, q.start, q.end)
+    where_prev, params_prev = _where(q, prev_start, prev_end)
+    if group == "case_no":
+        sql = f"""SELECT case_no AS key, state, item_code, submitted_day, completed_day, working_days_used,
+                         days_allowed, on_time, rating_level
+                  FROM marts.fct_case WHERE {where} ORDER BY submitted_day DESC, case_no LIMIT 500"""
+        return marts.read(db, sql, params)
+    sql = f"""
+        WITH now AS (SELECT CAST({group} AS VARCHAR) AS key, {_MEASURE_SQL} FROM marts.fct_case
+                     WHERE {where} GROUP BY 1),
+             before AS (SELECT CAST({group} AS VARCHAR) AS key, {_MEASURE_SQL} FROM marts.fct_case
+                        WHERE {where_prev} GROUP BY 1)
+        SELECT now.*, {', '.join(f'before.{m} AS prev_{m}' for m in MEASURES)}
+        FROM now LEFT JOIN before USING (key) WHERE now.key IS NOT NULL ORDER BY now.received DESC"""
+    frame = marts.read(db, sql, params + params_prev)
+    names = _names(db, group)
+    return frame.with_columns(pl.col("key").replace_strict(names, default=pl.col("key")).alias("name")).select(
+        "key", "name", *[c for c in frame.columns if c != "key"])
+
+
+def _names(db: Database, column: str) -> dict[str, str]:
+    """Names for the codes a drill step groups by (regions, departments, officers)."""
+    import sqlalchemy as sa
+
+    from app import schema as s
+
+    with db.read() as conn:
+        if column in ("district_code", "town_code", "village_code"):
+            rows = conn.execute(sa.select(s.regions.c.code, s.regions.c.name))
+        elif column == "dept_code":
+            rows = conn.execute(sa.select(s.departments.c.dept_code, s.departments.c.name))
+        elif column == "officer_user_id":
+            rows = conn.execute(sa.select(sa.cast(s.users.c.user_id, sa.String), s.users.c.display_name)
+                                .where(s.users.c.role.in_(("officer", "head", "window_clerk"))))
+        else:
+            return {}
+        return {str(k): v for k, v in rows}
+
+
+def label_of(db: Database, column: str, value: str) -> str:
+    return _names(db, column).get(str(value), str(value))
