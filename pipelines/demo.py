@@ -11,14 +11,26 @@ What it makes (domain.md §4–§8):
 * cases over every catalogue item (frequent items more often), both channels (the online share rising), every
   town and village, with supplements, refusals, special procedures, extensions, withdrawals, transfers, late
   decisions, open cases in every state at the end date, ratings (好差评) and complaints. Every timestamp falls on
-  a working day of the official calendar, within office hours.
+  a working day of the official calendar, within office hours;
+* the officer workbench's side of every case (app/rules.py, migration 0004): the unit that accepts decides (a
+  department unit: a service centre or station has no one to decide, so there the department accepts), its officer
+  claims cases now and then and gives the first review step's opinion, its head the later steps' and the decision;
+  parallel approval tasks (并联审批) opened by the acceptance and answered by the co-departments' officers; the
+  documents every move issues (受理通知书, 补正材料告知书, 不予受理决定书, decisions, certificates, 缴款通知书) with the
+  facts app/issuing.issue_for stores; fees assessed from the standards (app/fees.assess) and paid through a
+  reconciliation file (app/fees.reconcile) before the result; and for the demo officers' and heads' units, cases of
+  their own left open to work on (DESK_STALLS).
 
 Through the rules: every case is a legal path through app/workflow.py's TRANSITIONS (each step is checked with
 `check_transition` while it is generated, with the acting role), its row carries what app/cases.perform would
-have left there (open cases' due dates and warning level from app/cases.clock_fields as of the end date), and
-its events are chained with app/record.event_hash exactly as append_event chains them. Only the writing differs:
+have left there (open cases' due dates and warning level from app/cases.clock_fields as of the end date; what
+app/rules.check adds to a move, such as art. 32's deemed acceptance or a late or repeated notice), the rows its
+moves leave (tasks, documents, payment notices, reconciliation runs with their audit entries) are those the
+services write, and its events are chained with app/record.event_hash exactly as append_event chains them.
+tests/test_demo.py replays sample cases through the services and compares all of it. Only the writing differs:
 cases are generated in chunks, oldest first, and bulk-loaded (Arrow into DuckDB, COPY into PostgreSQL), with
-identifiers reserved from the sequences the app uses, so the app's later inserts never collide.
+identifiers reserved from the sequences the app uses (for what enters the record — task ids, payment notice
+numbers, reconciliation ids — before the unit is built), so the app's later inserts never collide.
 
 Speed: cases are built in units of up to BUILD_UNIT by worker processes (or a thread, for small runs) while the
 main thread reserves identifiers and loads the previous chunk (one transaction per chunk); the clock's O(1)
@@ -38,6 +50,7 @@ import multiprocessing
 import os
 import pickle
 import random
+import re
 import sys
 import tempfile
 import time
@@ -138,8 +151,12 @@ DAY_SECONDS = 2 * MORNING_SECONDS
 _MORNING_START = 8 * 3600 + 30 * 60
 _AFTERNOON_START = 14 * 3600
 
+REVIEW_READY = "review_ready"      # a stall in review with every opinion given: waiting for the head's decision
 STALL_STATES = (wf.DRAFT, wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE,
-                wf.APPROVED, wf.REFUSED, wf.TRANSFERRED)
+                wf.APPROVED, wf.REFUSED, wf.TRANSFERRED, REVIEW_READY)
+# The demo officers' and heads' desks: in every build unit reaching into the stall zone, cases of their own units
+# left in these states (a head has cases to decide, an officer cases to accept, review and complete).
+DESK_STALLS = (REVIEW_READY, REVIEW_READY, wf.ACCEPTED, wf.SUBMITTED, wf.APPROVED, wf.UNDER_REVIEW)
 _DECIDING = frozenset(rules.DECIDING_ACTIONS)   # only the accepting unit's officers and heads (app/rules.py)
 _INTAKE_CLOCK_STATES = frozenset({wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.TRANSFERRED})
 _LIMIT_CLOCK_STATES = frozenset({wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE})
@@ -723,6 +740,26 @@ class _ChunkPlan:
     total: int
 
 
+def _desk_pairs(ctx: _Context, unit: str) -> list[tuple[int, int]]:
+    """(item index, village index) of the cases `unit` handles itself (app/cases.handling_unit) among its
+    department's items that open no parallel task and charge no fee (approval items first)."""
+    got = ctx.__dict__.setdefault("_desk", {}).get(unit)
+    if got is None:
+        _, dept, region, _ = ctx.units[unit]
+        items = [it for it in ctx.items if it.dept == dept and not it.co_depts and not it.fees]
+        items = [it for it in items if it.category == "approval" and not it.immediate] or items
+        got = ctx._desk[unit] = [(it.index, v) for it in items for v, code in enumerate(ctx.villages)
+                                 if code.startswith(region) and _handled_at(ctx, it, code) == unit]
+    return got
+
+
+def _handled_at(ctx: _Context, item: _Item, region: str) -> str | None:
+    try:
+        return handling_unit(ctx.units, item.levels, item.dept, region)
+    except case_service.CaseError:
+        return None
+
+
 def _first_draws(ctx: _Context, plan: _ChunkPlan) -> tuple[np.random.Generator, np.ndarray, np.ndarray, np.ndarray]:
     """A build unit's first draws: when its cases are created, their channel and their item (the main thread
     makes them too, to reserve the identifiers the unit may need). Returns the generator to go on with."""
@@ -774,15 +811,19 @@ class _Chunk:
         self.rand = self.r.random
         self.reserved = reserved or _Reserved.empty()
         self._unit_cache: dict[tuple[int, str], str] = {}
-        self._co_cache: dict[tuple[int, str], tuple[tuple[int, str, str], ...]] = {}
+        self._co_cache: dict[tuple[int, str], tuple[tuple[int, str], ...]] = {}
         self._review_payloads: dict[tuple[str, str], tuple[str, str]] = {}
-        self._masked: dict[int, str] = {}
+        self._applicants: dict[int, tuple[str, str, str]] = {}
+        self._enc_cache: dict[Any, Any] = {}
+        self._templates: dict[tuple[str, int], str] = ctx.__dict__.setdefault("_templates", {})
         self.task_next = self.fee_next = self.recon_next = 0
         self._json: dict[str | None, str] = {None: '""'}
         self._actors: dict[tuple[int | None, str, str | None], str] = {}
         self._steps: dict[tuple[str, str | None, str, bool], tuple] = {}
-        self.dues = _due_dates(ctx)
-        self.intake_used, self.due_after = _intake_clock(ctx)
+        # Cached clock results, kept for the process (a worker builds many units).
+        if "_clock_caches" not in ctx.__dict__:
+            ctx._clock_caches = (_due_dates(ctx), *_intake_clock(ctx))
+        self.dues, self.intake_used, self.due_after = ctx._clock_caches
         self.names, self.id_kinds, self.id_numbers = _pool_lists(ctx)
         self.case_rows: list[tuple] = []
         self.task_rows: list[list[Any]] = []
@@ -825,7 +866,8 @@ class _Chunk:
         return sorted({first, second})
 
     def _co_units(self, item: _Item, unit: str) -> tuple[tuple[int, str], ...]:
-        """(index in item.co_depts, unit) of the tasks an acceptance by `unit` opens (app/rules._accept)."""
+        """(index in item.co_depts, unit) of the tasks an acceptance in the name of `unit` opens (app/rules._accept:
+        the co-departments at the accepting unit's level)."""
         got = self._co_cache.get((item.index, unit))
         if got is None:
             units = self.ctx.units
@@ -937,6 +979,8 @@ class _Chunk:
                 free = np.flatnonzero(zone & (stall < 0))
                 if short > 0 and len(free):
                     stall[rng.choice(free, size=min(short, len(free)), replace=False)] = k
+        if zone.any():
+            self._demo_desks(zone, stall, item_idx, applicant, town_level, rng)
         old = (day < end_idx - STALL_ZONE[0]) & (rng.random(n) < P_FORGOTTEN)
         stall[old] = rng.choice([1, 3, 4], size=int(old.sum()))  # submitted, accepted, under_review
         online = np.where(stall == 0, True, online)               # a draft is an online application
@@ -960,6 +1004,35 @@ class _Chunk:
             self._record(cid, serial, item, app_i, pool_uid[app_i], region, unit, onl, story)
         return self._tables()
 
+    def _demo_desks(self, zone: np.ndarray, stall: np.ndarray, item_idx: np.ndarray, applicant: np.ndarray,
+                    town_level: np.ndarray, rng: np.random.Generator) -> None:
+        """Give the demo officers' and heads' units cases of their own in the stall zone (DESK_STALLS), and the
+        co-departments of a parallel item an open task (a case of such an item left accepted). The items chosen
+        open no task and charge no fee, so the identifiers reserved for the unit (_Reserved.needs) still
+        suffice."""
+        ctx, pool = self.ctx, self.ctx.pool
+        order = np.argsort(pool.villages, kind="stable")
+        sorted_villages = pool.villages[order]
+        index = {code: k for k, code in enumerate(STALL_STATES)}
+        for unit in sorted({a.unit_id for a in DEMO_ACCOUNTS if a.role in (wf.OFFICER, wf.HEAD)} & set(ctx.units)):
+            pairs = _desk_pairs(ctx, unit)
+            for want in DESK_STALLS if pairs else ():
+                free = np.flatnonzero(zone & (stall < 0))
+                if not len(free):
+                    return
+                for k in rng.permutation(len(pairs))[:20].tolist():
+                    it, village = pairs[k]
+                    lo, hi = np.searchsorted(sorted_villages, [village, village + 1])
+                    if hi > lo:
+                        j = free[int(rng.integers(len(free)))]
+                        item_idx[j], town_level[j], stall[j] = it, False, index[want]
+                        applicant[j] = order[lo + int(rng.integers(hi - lo))]
+                        break
+        parallel = np.array([bool(it.co_depts) for it in ctx.items])[item_idx]
+        free = np.flatnonzero(zone & (stall < 0) & parallel)
+        if len(free):
+            stall[free[int(rng.integers(len(free)))]] = index[wf.ACCEPTED]
+
     # -- what happens ----------------------------------------------------------------------------------------
     def _story(self, item: _Item, t: int, applicant_uid: int, region: str, unit: str, online: bool,
                stall: str | None) -> _Story:
@@ -970,6 +1043,9 @@ class _Chunk:
         applicant = (applicant_uid, wf.APPLICANT, None)
         dept = item.dept
         quick = stall is not None  # a stalled case reaches its state without delays
+        ready = stall == REVIEW_READY
+        if ready:
+            stall = wf.UNDER_REVIEW
 
         # The window and its clerk (window channel only).
         clerk = None
@@ -1084,14 +1160,15 @@ class _Chunk:
         accept_day = story.t // DAY_SECONDS
         promised = item.promised
         refuse = stall == wf.REFUSED or (stall is None and rand() < P_REFUSE[item.immediate])
-        special = extend = withdraw = False
+        extend = withdraw = False
+        special = stall == wf.SPECIAL_PROCEDURE
         if item.immediate:  # 即办件: decided on the spot, now and then not
             late = stall is None and rand() < P_LATE[True]
             used = ri(1, 3) if late else 0
         else:
             late = stall is None and rand() < P_LATE[False]
             extend = stall is None and rand() < P_EXTEND
-            special = stall == wf.SPECIAL_PROCEDURE or (stall is None and rand() < P_SPECIAL)
+            special = special or (stall is None and rand() < P_SPECIAL)
             withdraw = stall is None and rand() < P_WITHDRAW_IN_REVIEW
             if quick:
                 used = ri(0, min(3, promised))
@@ -1125,7 +1202,7 @@ class _Chunk:
             (ri(start_at, max(start_at, used)), 3, "review_opinion", None) for _ in item.steps]
         if item.co_depts:
             task_days = min(rules.PARALLEL_TASK_DAYS, max(1, promised or rules.PARALLEL_TASK_DAYS))
-            for k, co in self._co_units(item, current):
+            for k, co in self._co_units(item, deciding):   # the accepting unit leads
                 if used > task_days and rand() < P_CO_LATE:
                     counted = ri(task_days + 1, used)
                 else:
@@ -1142,7 +1219,7 @@ class _Chunk:
         if len(steps) > 1:
             steps.sort(key=lambda x: (x[0], x[1]))
         if stall == wf.UNDER_REVIEW:  # left somewhere in the review: none, some or all opinions given
-            steps = steps[:ri(0, len(steps) - 1)]
+            steps = steps[:-1] if ready else steps[:ri(0, len(steps) - 1)]
         resumed = False
         opinions = 0
         verdict = "disagree" if refuse else "agree"
@@ -1270,18 +1347,8 @@ class _Chunk:
         refusal_reason = ""
         reserved = self.reserved
 
-        def issue(kind: str, t: int, uid: int, extra: dict[str, Any], doc_no: str | None = None) -> str:
-            """A row of case_documents as app/issuing.issue_for stores it; returns its number."""
-            if doc_no is None:
-                n = numbered.get(kind, 0)
-                numbered[kind] = n + 1
-                doc_no = f"{issuing.PREFIX[kind]}-{case_no}" if n == 0 else f"{issuing.PREFIX[kind]}-{case_no}-{n + 1}"
-            facts = self._base_facts(kind, doc_no, case_no, t, unit, item, app_i, sub_t)
-            facts.update(extra)
-            self.doc_rows.append((doc_no, case_id, kind, t, uid, json.dumps(facts, ensure_ascii=False,
-                                                                            sort_keys=True)))
-            return doc_no
-
+        issue = self._issue
+        doc_case = (case_id, case_no, item, app_i, numbered)
         for t, actor, action, comment, p_store, p_hash in events:
             d = t // DAY_SECONDS
             step = steps.get((action, state, actor[1], comment is not None))
@@ -1296,22 +1363,18 @@ class _Chunk:
                 elif effect == wf.CLOCK_STOP:
                     kind = "supplement" if action == "request_supplement" else "special"
                     if kind == "supplement":   # app/rules._request_supplement, before the stop is written
-                        payload = {"materials": sorted(set(p_store["materials"])), "notes": {}}
-                        if supp >= 1:
-                            payload["repeat_notice"] = True
-                        if self.intake_used(clock_start, d, tuple((a, b) for a, b, _, _ in stops)) \
-                                > rules.INTAKE_LIMIT_DAYS:
-                            payload["late_notice"] = True
+                        listed = tuple(sorted(set(p_store["materials"])))
+                        repeat = supp >= 1
+                        late = self.intake_used(clock_start, d, tuple((a, b) for a, b, _, _ in stops)) \
+                            > rules.INTAKE_LIMIT_DAYS
                     stops.append([d, None, kind, comment])
                     stopped = True
                     if kind == "supplement":
                         supp += 1
-                        payload["supplement_number"] = supp
-                        names = dict(item.materials)
-                        payload["documents"] = [issue("supplement", t, actor[0], {
-                            "materials": [[names[m], ""] for m in payload["materials"]],
-                            "free_text": (comment or "").strip(), "supplement_number": supp})]
-                        p_store, p_hash = _payload(payload)
+                        doc = issue(doc_case, accepted_unit or unit, sub_t, "supplement", t, actor[0], {
+                            "materials": self._materials_json(item, listed),
+                            "free_text": self._enc((comment or "").strip()), "supplement_number": str(supp)})
+                        p_store, p_hash = _supplement_payload(doc, listed, supp, repeat, late)
                 elif effect == wf.CLOCK_RESTART:
                     stops[-1][1] = d
                     stopped = False
@@ -1329,7 +1392,7 @@ class _Chunk:
                         days = min(rules.PARALLEL_TASK_DAYS, max(1, item.promised or rules.PARALLEL_TASK_DAYS))
                         due = self.due_after(d, days)
                         listed = []
-                        for k, co in self._co_units(item, unit):
+                        for k, co in self._co_units(item, accepted_unit):
                             task = [reserved.task_ids[self.task_next], case_id, item.co_depts[k], co,
                                     ctx.units[co][2], t, due, "open", None, None, -1, None]
                             self.task_next += 1
@@ -1340,10 +1403,9 @@ class _Chunk:
                             payload["parallel_tasks"] = listed
                     promised_due = self.dues(False, clock_start, item.promised, item.statutory, item.unit, (),
                                              ext)[0]
-                    payload["documents"] = [issue("acceptance", t, actor[0], {
-                        "accepted_on": wd_str[d], "promised_due": promised_due and promised_due.isoformat(),
-                        "limit_text": issuing._limit(item.promised, "working"),
-                        "statutory_text": issuing._limit(item.statutory, item.unit)})]
+                    payload["documents"] = [issue(doc_case, accepted_unit, sub_t, "acceptance", t, actor[0], {
+                        "accepted_on": f'"{wd_str[d]}"',
+                        "promised_due": f'"{promised_due.isoformat()}"' if promised_due else "null"})]
                     if len(payload) == 1:
                         p_store = f'{{"documents": ["{payload["documents"][0]}"]}}'
                         p_hash = f'{{"documents":["{payload["documents"][0]}"]}}'
@@ -1358,13 +1420,14 @@ class _Chunk:
                     if action == "approve" or action == "refuse":
                         dec_t = t
                         # app/rules._decide: every review step given, no task open
-                        if len(done_steps) < len(item.steps) or any(x[7] == "open" for x in tasks):
+                        if len(done_steps) < len(item.steps) or (tasks and any(x[7] == "open" for x in tasks)):
                             raise AssertionError(f"{case_no}: {action} before the review is complete")
                         if action == "refuse":
                             refusal_reason = comment
                     elif action == "refuse_intake":
-                        doc = issue("refuse_intake", t, actor[0], {"reasons": (comment or "").strip(),
-                                                                   "remedy": ctx.remedy[unit]})
+                        doc = issue(doc_case, accepted_unit or unit, sub_t, "refuse_intake", t, actor[0], {
+                            "reasons": self._enc((comment or "").strip()),
+                            "remedy": self._enc(ctx.remedy[accepted_unit or unit])})
                         p_store, p_hash = f'{{"documents": ["{doc}"]}}', f'{{"documents":["{doc}"]}}'
                     if stopped:
                         for stop in stops:
@@ -1377,33 +1440,36 @@ class _Chunk:
                     comp_t = t
                     result_no = f"JG-{case_no}"
                     # app/issuing.issue_for: the decision document, and a permit's certificate
-                    issuer = ctx.units[unit][3]
-                    collection = f"可在鄂州e政通“我的办件”下载，或到{issuer}窗口领取纸质文书"
-                    accepted_on = wd_str[acc_t // DAY_SECONDS] if acc_t >= 0 else None
+                    collection = self._collection(accepted_unit or unit)
+                    accepted_on = f'"{wd_str[acc_t // DAY_SECONDS]}"' if acc_t >= 0 else "null"
                     if state == wf.APPROVED:
-                        docs = [issue("approval", t, actor[0], {
-                            "result_no": result_no, "result_name": item.result_raw, "accepted_on": accepted_on,
-                            "collection": collection})]
+                        docs = [issue(doc_case, accepted_unit or unit, sub_t, "approval", t, actor[0], {
+                            "result_no": f'"{result_no}"', "accepted_on": accepted_on, "collection": collection})]
                         if item.kind == "行政许可":
-                            valid_until = issuing._years_later(dates[d], issuing.CERTIFICATE_YEARS)
-                            docs.append(issue("certificate", t, actor[0], {
-                                "result_no": result_no, "result_name": item.result_name, "valid_from": wd_str[d],
-                                "valid_until": valid_until.isoformat(), "collection": collection}, doc_no=result_no))
+                            valid_until = self._years_later(d, issuing.CERTIFICATE_YEARS)
+                            docs.append(issue(doc_case, accepted_unit or unit, sub_t, "certificate", t, actor[0], {
+                                "result_no": f'"{result_no}"', "valid_from": f'"{wd_str[d]}"',
+                                "valid_until": f'"{valid_until.isoformat()}"', "collection": collection},
+                                doc_no=result_no))
                     else:
-                        docs = [issue("refusal", t, actor[0], {
-                            "result_no": "", "result_name": item.result_raw, "accepted_on": accepted_on,
-                            "collection": collection, "reasons": refusal_reason, "remedy": ctx.remedy[unit]})]
+                        docs = [issue(doc_case, accepted_unit or unit, sub_t, "refusal", t, actor[0], {
+                            "accepted_on": accepted_on, "collection": collection,
+                            "reasons": self._enc(refusal_reason or ""),
+                            "remedy": self._enc(ctx.remedy[accepted_unit or unit])})]
                     docs_store, docs_hash = '", "'.join(docs), '","'.join(docs)
                     p_store = f'{{"documents": ["{docs_store}"], "result_no": "{result_no}"}}'
                     p_hash = f'{{"documents":["{docs_hash}"],"result_no":"{result_no}"}}'
                     if state == wf.APPROVED:  # the certificate enters the applicant's locker (app/cases.py)
-                        expires = issuing._years_later(dates[d], case_service.CERTIFICATE_YEARS)
+                        expires = self._years_later(d, case_service.CERTIFICATE_YEARS)
                         self.locker_rows.append((applicant_uid, "certificate", item.result_name, case_id, item.code,
                                                  result_no, d, expires, t))
                 elif action == "review_opinion":   # app/rules._review_opinion: the steps in order
-                    step_name = next((x for x in item.steps if x not in done_steps), item.steps[-1])
-                    if step_name not in done_steps:
-                        done_steps.append(step_name)
+                    for step_name in item.steps:
+                        if step_name not in done_steps:
+                            done_steps.append(step_name)
+                            break
+                    else:
+                        step_name = item.steps[-1]
                     key = (step_name, p_store["verdict"])
                     got = self._review_payloads.get(key)
                     if got is None:
@@ -1415,15 +1481,19 @@ class _Chunk:
                             or not task[4].startswith(ctx.units[actor[2]][2]):
                         raise AssertionError(f"{case_no}: co_opinion by {actor} without an open task")
                     task[7:12] = ["answered", p_store["verdict"], comment.strip(), t, actor[0]]
-                    p_store, p_hash = _payload({"task_id": int(task[0]), "dept_code": task[2],
-                                                "verdict": p_store["verdict"], "late": dates[d] > task[6]})
+                    late = "true" if dates[d] > task[6] else "false"
+                    p_store = (f'{{"dept_code": "{task[2]}", "late": {late}, "task_id": {task[0]}, '
+                               f'"verdict": "{task[8]}"}}')
+                    p_hash = f'{{"dept_code":"{task[2]}","late":{late},"task_id":{task[0]},"verdict":"{task[8]}"}}'
                 elif action == "claim":
                     if assigned is not None:
                         raise AssertionError(f"{case_no}: claimed twice")
                     assigned = actor[0]
                 elif action == "assess_fee":   # app/fees.assess
-                    p_store, p_hash, unpaid = self._assess(item, p_store["q"], t, actor, issue)
-                    self.notice_rows.append(unpaid + [case_id])
+                    p_store, p_hash, unpaid = self._assess(item, p_store["q"], t, actor, doc_case,
+                                                           accepted_unit or unit, sub_t)
+                    unpaid.append(case_id)
+                    self.notice_rows.append(unpaid)
                 elif action == "record_payment":   # app/fees.reconcile, one file for one payment
                     p_store, p_hash = self._pay(unpaid, p_store["paid_t"], t, actor, case_no)
                     unpaid = None
@@ -1484,23 +1554,72 @@ class _Chunk:
             story.agent_uid, state, ext, clock_start, promised_due, statutory_due, stopped, supp, created_t, sub_t,
             acc_t, dec_t, comp_t, close_t, result_no, seq, events[-1][0], warning, accepted_unit, assigned))
 
-    def _base_facts(self, kind: str, doc_no: str, case_no: str, t: int, unit: str, item: _Item, app_i: int,
-                    sub_t: int) -> dict[str, Any]:
-        """app/issuing._base_facts, as stored (dates as ISO strings, no private keys)."""
+    def _issue(self, doc_case: tuple, issuer_unit: str, sub_t: int, kind: str, t: int, uid: int, extra: dict[str, str],
+               doc_no: str | None = None) -> str:
+        """A row of case_documents as app/issuing.issue_for stores it (`extra`: the kind's own facts, as JSON
+        text; `issuer_unit`: the accepting unit, else the handling unit); returns its number."""
+        case_id, case_no, item, app_i, numbered = doc_case
+        if doc_no is None:
+            n = numbered.get(kind, 0)
+            numbered[kind] = n + 1
+            doc_no = f"{issuing.PREFIX[kind]}-{case_no}" if n == 0 else f"{issuing.PREFIX[kind]}-{case_no}-{n + 1}"
+        facts = self._facts(kind, item, doc_no, case_no, t, issuer_unit, app_i, sub_t, extra)
+        self.doc_rows.append((doc_no, case_id, kind, t, uid, facts))
+        return doc_no
+
+    def _materials_json(self, item: _Item, listed: tuple[int, ...]) -> str:
+        """The materials a supplement notice lists, as its facts hold them: [[name, note], …] (no notes)."""
+        key = (item.index, listed)
+        got = self._enc_cache.get(key)
+        if got is None:
+            names = dict(item.materials)
+            got = self._enc_cache[key] = json.dumps([[names[m], ""] for m in listed], ensure_ascii=False)
+        return got
+
+    def _collection(self, unit: str) -> str:
+        """Where a decision is collected (app/issuing.issue_for), as JSON text."""
+        got = self._enc_cache.get(("collection", unit))
+        if got is None:
+            got = self._enc_cache[("collection", unit)] = json.dumps(
+                f"可在鄂州e政通“我的办件”下载，或到{self.ctx.units[unit][3]}窗口领取纸质文书", ensure_ascii=False)
+        return got
+
+    def _years_later(self, day: int, years: int) -> date:
+        """app/issuing._years_later of working day `day` (certificates' validity, the locker's expiry), cached."""
+        got = self._enc_cache.get(("years", day, years))
+        if got is None:
+            got = self._enc_cache[("years", day, years)] = issuing._years_later(self.ctx.wd_dates[day], years)
+        return got
+
+    def _enc(self, text: str) -> str:
+        """A string as JSON text (cached: unit names, reasons and remedies recur)."""
+        got = self._enc_cache.get(text)
+        if got is None:
+            got = self._enc_cache[text] = json.dumps(text, ensure_ascii=False)
+        return got
+
+    def _facts(self, kind: str, item: _Item, doc_no: str, case_no: str, t: int, issuer_unit: str, app_i: int,
+               sub_t: int, extra: dict[str, str]) -> str:
+        """A document's facts as app/issuing.issue_for stores them (app/issuing._base_facts and the kind's own
+        facts; JSONText: sorted keys, dates as ISO strings), filled into the kind's template for the item."""
+        template = self._templates.get((kind, item.index))
+        if template is None:
+            template = self._templates[(kind, item.index)] = _facts_template(kind, item)
         ctx = self.ctx
-        masked = self._masked.get(app_i)
-        if masked is None:
-            masked = self._masked[app_i] = mask_id(self.id_numbers[app_i])
-        return {
-            "kind": kind, "doc_no": doc_no, "case_no": case_no, "issued_on": ctx.wd_str[t // DAY_SECONDS],
-            "issuer": ctx.units[unit][3], "applicant_name": self.names[app_i],
-            "applicant_id_label": issuing.ID_LABELS.get(self.id_kinds[app_i], "证件号码"), "applicant_id": masked,
-            "item_name": item.name, "item_code": item.code, "basis": item.basis,
-            "submitted_on": ctx.wd_str[sub_t // DAY_SECONDS] if sub_t >= 0 else None,
-        }
+        applicant = self._applicants.get(app_i)
+        if applicant is None:
+            masked = mask_id(self.id_numbers[app_i])
+            applicant = self._applicants[app_i] = (json.dumps(self.names[app_i], ensure_ascii=False),
+                                                   self._enc(issuing.ID_LABELS.get(self.id_kinds[app_i], "证件号码")),
+                                                   f'"{masked}"')
+        return template % {
+            "doc_no": f'"{doc_no}"', "case_no": f'"{case_no}"', "issued_on": f'"{ctx.wd_str[t // DAY_SECONDS]}"',
+            "issuer": self._enc(ctx.units[issuer_unit][3]), "applicant_name": applicant[0],
+            "applicant_id_label": applicant[1], "applicant_id": applicant[2],
+            "submitted_on": f'"{ctx.wd_str[sub_t // DAY_SECONDS]}"' if sub_t >= 0 else "null", **extra}
 
     def _assess(self, item: _Item, quantities: list[tuple[str, int]], t: int, actor: tuple[int, str, str],
-                issue: Callable[..., str]) -> tuple[str, str, list[Any]]:
+                doc_case: tuple, issuer_unit: str, sub_t: int) -> tuple[str, str, list[Any]]:
         """app/fees.assess: the lines from the item's standard, the notice (JK-<year>-<serial>) and its document.
         Returns the event's payload and the notice row (without its case id)."""
         standard = {f[0]: f for f in item.fees}
@@ -1519,14 +1638,16 @@ class _Chunk:
         shown = [{k: v for k, v in line.items() if k != "fee_code"} for line in lines]
         payload = {"notice_no": notice_no, "lines": shown, "total": fees.yuan(total), "amount_fen": total,
                    "due_on": due.isoformat()}
-        payload["documents"] = [issue("payment", t, actor[0], {
-            "fee_lines": shown, "fee_total": fees.yuan(total), "payment_due": due.isoformat()}, doc_no=notice_no)]
+        payload["documents"] = [self._issue(doc_case, issuer_unit, sub_t, "payment", t, actor[0], {
+            "fee_lines": json.dumps(shown, ensure_ascii=False, sort_keys=True), "fee_total": f'"{fees.yuan(total)}"',
+            "payment_due": f'"{due.isoformat()}"'}, doc_no=notice_no)]
         # [notice_no, lines, amount_fen, issued_at, issued_by, due_on, state, paid_at, paid_amount_fen, receipt_no]
         notice = [notice_no, json.dumps(lines, ensure_ascii=False, sort_keys=True), total, t, actor[0], due, "unpaid",
                   -1, None, None]
         return (*_payload(payload), notice)
 
-    def _pay(self, notice: list[Any], paid_t: int, t: int, actor: tuple[int, str, str], case_no: str) -> tuple[str, str]:
+    def _pay(self, notice: list[Any], paid_t: int, t: int, actor: tuple[int, str, str],
+             case_no: str) -> tuple[str, str]:
         """app/fees.reconcile of a file reporting this one payment: the notice paid, the run kept (with its audit
         entry), the record_payment event's payload."""
         ctx = self.ctx
@@ -1551,10 +1672,11 @@ class _Chunk:
 
     def _complaint(self, case_id: int, applicant_uid: int, content: str, t: int) -> None:
         """The complaint row of a `complain` event: due COMPLAINT_ANSWER_DAYS working days later (as
-        app/applications.complain sets it); most answered in time, some late, some not at all."""
+        app/applications.complain sets it); most answered in time, some late, some not at all (the first of a
+        build unit late, so that every outcome is seen even in a small history)."""
         rand = self.rand
         due_day = t // DAY_SECONDS + COMPLAINT_ANSWER_DAYS
-        x = rand()
+        x = rand() if self.complaint_rows else 0.8
         if x < 0.75:    # in time
             answered = min(self._later(t, self._ri(1, COMPLAINT_ANSWER_DAYS)), (due_day + 1) * DAY_SECONDS - 1)
         elif x < 0.88:  # late
@@ -1571,7 +1693,7 @@ class _Chunk:
         ctx, pool, items = self.ctx, self.ctx.pool, self.ctx.items
         (case_id, case_no, item_i, dept, unit, region, window, online, app_i, app_uid, agent, state, ext,
          clock_start, promised_due, statutory_due, stopped, supp, created, submitted, accepted, decided, completed,
-         closed, result_no, version, updated, warning) = _columns(self.case_rows, 28)
+         closed, result_no, version, updated, warning, accepted_unit, assigned) = _columns(self.case_rows, 30)
         item_i = np.asarray(item_i, dtype=np.int64)
         applicant = pa.array(np.asarray(app_i, dtype=np.int64))
         n = len(case_id)
@@ -1615,6 +1737,8 @@ class _Chunk:
             "version": pa.array(version, type=pa.int32()),
             "updated_at": _ts(ctx, updated),
             "warning_level": _str(warning),
+            "accepted_unit_id": _str(accepted_unit),
+            "assigned_user_id": _i64(assigned),
         })
         (ev_case, ev_seq, ev_t, ev_uid, ev_role, ev_unit, ev_action, ev_from, ev_to, ev_comment, ev_payload, ev_prev,
          ev_hash) = _columns(self.event_rows, 13)
@@ -1673,8 +1797,108 @@ class _Chunk:
             "expires_on": pa.array(lk_expires, type=pa.date32()),
             "created_at": _ts(ctx, lk_at),
         })
+        (tk_id, tk_case, tk_dept, tk_unit, tk_region, tk_opened, tk_due, tk_state, tk_verdict, tk_opinion,
+         tk_answered, tk_by) = _columns(self.task_rows, 12)
+        tasks = pa.table({
+            "task_id": _i64(tk_id),
+            "case_id": _i64(tk_case),
+            "dept_code": _str(tk_dept),
+            "unit_id": _str(tk_unit),
+            "region_code": _str(tk_region),
+            "opened_at": _ts(ctx, tk_opened),
+            "due_on": pa.array(tk_due, type=pa.date32()),
+            "state": _str(tk_state),
+            "verdict": _str(tk_verdict),
+            "opinion": _str(tk_opinion),
+            "answered_at": _ts(ctx, tk_answered),
+            "answered_by": _i64(tk_by),
+        })
+        dc_no, dc_case, dc_kind, dc_at, dc_by, dc_facts = _columns(self.doc_rows, 6)
+        documents = pa.table({
+            "doc_no": _str(dc_no),
+            "case_id": _i64(dc_case),
+            "kind": _str(dc_kind),
+            "issued_at": _ts(ctx, dc_at),
+            "issued_by": _i64(dc_by),
+            "facts": _str(dc_facts),
+            "revoked": pa.array(np.zeros(len(dc_no), dtype=bool)),
+        })
+        (fn_no, fn_lines, fn_amount, fn_at, fn_by, fn_due, fn_state, fn_paid, fn_paid_amount, fn_receipt,
+         fn_case) = _columns(self.notice_rows, 11)
+        notices = pa.table({
+            "notice_no": _str(fn_no),
+            "case_id": _i64(fn_case),
+            "lines": _str(fn_lines),
+            "amount_fen": _i64(fn_amount),
+            "issued_at": _ts(ctx, fn_at),
+            "issued_by": _i64(fn_by),
+            "due_on": pa.array(fn_due, type=pa.date32()),
+            "state": _str(fn_state),
+            "paid_at": _ts(ctx, fn_paid),
+            "paid_amount_fen": _i64(fn_paid_amount),
+            "receipt_no": _str(fn_receipt),
+        })
+        (rc_id, rc_file, rc_sha, rc_at, rc_by, rc_dept, rc_total, rc_paid, rc_already, rc_refused,
+         rc_report) = _columns(self.recon_rows, 11)
+        reconciliations = pa.table({
+            "reconciliation_id": _i64(rc_id),
+            "file_name": _str(rc_file),
+            "sha256": _str(rc_sha),
+            "uploaded_at": _ts(ctx, rc_at),
+            "uploaded_by": _i64(rc_by),
+            "dept_code": _str(rc_dept),
+            "rows_total": pa.array(rc_total, type=pa.int32()),
+            "rows_paid": pa.array(rc_paid, type=pa.int32()),
+            "rows_already": pa.array(rc_already, type=pa.int32()),
+            "rows_refused": pa.array(rc_refused, type=pa.int32()),
+            "report": _str(rc_report),
+        })
+        au_at, au_user, au_name, au_action, au_detail = _columns(self.audit_rows, 5)
+        audit_rows = pa.table({
+            "occurred_at": _ts(ctx, au_at),
+            "user_id": _i64(au_user),
+            "username": _str(au_name),
+            "action": _str(au_action),
+            "detail": _str(au_detail),
+        })
         return {"cases": cases, "case_events": events, "clock_stops": stops, "ratings": ratings,
-                "complaints": complaints, "locker_items": locker}
+                "complaints": complaints, "locker_items": locker, "parallel_tasks": tasks,
+                "case_documents": documents, "fee_notices": notices, "fee_reconciliations": reconciliations,
+                "audit_log": audit_rows}
+
+
+# The facts of a document, beyond the item's (app/issuing.issue_for): those of every document (_base_facts) and
+# those of each kind, filled in per case.
+_CASE_FACTS = ("doc_no", "case_no", "issued_on", "issuer", "applicant_name", "applicant_id_label", "applicant_id",
+               "submitted_on")
+_KIND_FACTS = {
+    "acceptance": ("accepted_on", "promised_due"),
+    "supplement": ("materials", "free_text", "supplement_number"),
+    "refuse_intake": ("reasons", "remedy"),
+    "approval": ("result_no", "accepted_on", "collection"),
+    "refusal": ("accepted_on", "collection", "reasons", "remedy"),
+    "certificate": ("result_no", "valid_from", "valid_until", "collection"),
+    "payment": ("fee_lines", "fee_total", "payment_due"),
+}
+_SLOT = "\ue000"
+
+
+def _facts_template(kind: str, item: _Item) -> str:
+    """The stored facts of a `kind` document on `item` as a %-template: what depends on the item only is filled
+    in, the rest (_CASE_FACTS, _KIND_FACTS[kind]) are %(name)s slots for JSON text."""
+    facts: dict[str, Any] = {"kind": kind, "item_name": item.name, "item_code": item.code, "basis": item.basis}
+    if kind == "acceptance":
+        facts.update(limit_text=issuing._limit(item.promised, "working"),
+                     statutory_text=issuing._limit(item.statutory, item.unit))
+    elif kind in ("approval", "refusal"):
+        facts["result_name"] = item.result_raw
+        if kind == "refusal":
+            facts["result_no"] = ""
+    elif kind == "certificate":
+        facts["result_name"] = item.result_name
+    facts.update({name: f"{_SLOT}{name}{_SLOT}" for name in _CASE_FACTS + _KIND_FACTS[kind]})
+    text = json.dumps(facts, ensure_ascii=False, sort_keys=True).replace("%", "%%")
+    return re.sub(f'"{_SLOT}(\\w+){_SLOT}"', r"%(\1)s", text)
 
 
 def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
@@ -1688,12 +1912,52 @@ def _payload(value: dict[str, Any]) -> tuple[str, str]:
             json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
 
 
+def _supplement_payload(doc_no: str, materials: tuple[int, ...], number: int, repeat: bool,
+                        late: bool) -> tuple[str, str]:
+    """_payload of a supplement notice's payload (app/rules._request_supplement and the document), made directly:
+    documents, late_notice, materials, notes, repeat_notice, supplement_number."""
+    late_s, late_h = ('"late_notice": true, ', '"late_notice":true,') if late else ("", "")
+    rep_s, rep_h = ('"repeat_notice": true, ', '"repeat_notice":true,') if repeat else ("", "")
+    return (f'{{"documents": ["{doc_no}"], {late_s}"materials": [{", ".join(map(str, materials))}], "notes": {{}}, '
+            f'{rep_s}"supplement_number": {number}}}',
+            f'{{"documents":["{doc_no}"],{late_h}"materials":[{",".join(map(str, materials))}],"notes":{{}},'
+            f'{rep_h}"supplement_number":{number}}}')
+
+
 def _payload_unit(unit_id: str) -> tuple[str, str]:
     return f'{{"unit_id": "{unit_id}"}}', f'{{"unit_id":"{unit_id}"}}'
 
 
 def _payload_days(days: int) -> tuple[str, str]:
     return f'{{"days": {days}}}', f'{{"days":{days}}}'
+
+
+def _intake_clock(ctx: _Context) -> tuple[Callable[[int, int, tuple], int], Callable[[int, int], date]]:
+    """app/rules.intake_days_used (working days of the intake window used by a day, supplement stops excluded)
+    and clock.due_date of a number of working days after a day (parallel tasks, payment notices), cached."""
+    dates, cal = ctx.wd_dates, ctx.cal
+
+    @lru_cache(maxsize=100_000)
+    def used(start_day: int, today: int, stops: tuple[tuple[int, int | None], ...]) -> int:
+        return rules.intake_days_used(cal, {"clock_start": dates[start_day]},
+                                      [clock.Stop(dates[a], None if b is None else dates[b]) for a, b in stops],
+                                      dates[today])
+
+    @lru_cache(maxsize=20_000)
+    def due_after(day: int, days: int) -> date:
+        return clock.due_date(cal, dates[day], days, clock.WORKING)
+
+    return used, due_after
+
+
+def _pool_lists(ctx: _Context) -> tuple[list[str], list[str], list[str]]:
+    """The applicants' names, identifier kinds and numbers as lists (for the documents), made once per process."""
+    got = getattr(ctx, "_pool_lists", None)
+    if got is None:
+        pool = ctx.pool
+        got = (pool.names.to_pylist(), pool.id_kinds.to_pylist(), pool.id_numbers.to_pylist())
+        ctx._pool_lists = got
+    return got
 
 
 def _due_dates(ctx: _Context) -> Callable[..., tuple[date | None, date | None]]:
@@ -1769,20 +2033,26 @@ def _count(db: Database, table: str) -> int:
 
 
 _WORKER_CONTEXTS: dict[str, _Context] = {}
+# (key in the counts generate returns, table)
+_COUNTED = (("cases", "cases"), ("events", "case_events"), ("clock_stops", "clock_stops"), ("ratings", "ratings"),
+            ("complaints", "complaints"), ("locker_items", "locker_items"), ("parallel_tasks", "parallel_tasks"),
+            ("documents", "case_documents"), ("fee_notices", "fee_notices"),
+            ("reconciliations", "fee_reconciliations"))
 
 
 def _warm_up() -> int:
     return os.getpid()
 
 
-def _build(ctx: _Context | str, plan: _ChunkPlan, case_ids: np.ndarray, serials: np.ndarray) -> dict[str, pa.Table]:
+def _build(ctx: _Context | str, plan: _ChunkPlan, case_ids: np.ndarray, serials: np.ndarray,
+           reserved: _Reserved) -> dict[str, pa.Table]:
     """Build one unit; in a worker process the context comes as the path of its pickle, read once."""
     if isinstance(ctx, str):
         if ctx not in _WORKER_CONTEXTS:
             with open(ctx, "rb") as f:
                 _WORKER_CONTEXTS[ctx] = pickle.load(f)
         ctx = _WORKER_CONTEXTS[ctx]
-    return _Chunk(ctx, plan).build(case_ids, serials)
+    return _Chunk(ctx, plan, reserved).build(case_ids, serials)
 
 
 def _builders(workers: int) -> Any:
@@ -1808,13 +2078,13 @@ def generate(db: Database, *, cases: int = 100_000, years: float = 2, seed: int 
     building chunks (default: 2 from 50,000 cases, else a thread); the result does not depend on it. Workers are
     started with "spawn", so a script calling this with workers must guard its top level with
     `if __name__ == "__main__":`. Returns counts of what was added: cases, events, clock_stops, ratings,
-    complaints, users, seconds (and skipped=True when --if-empty found cases)."""
+    complaints, locker_items, parallel_tasks, documents, fee_notices, reconciliations, users, seconds (and
+    skipped=True when --if-empty found cases)."""
     started = time.perf_counter()
     end = end or date.today()
     db.migrate()
     seed_reference(db)
-    counts: dict[str, Any] = {"cases": 0, "events": 0, "clock_stops": 0, "ratings": 0, "complaints": 0,
-                              "locker_items": 0, "users": 0}
+    counts: dict[str, Any] = {**{key: 0 for key, _ in _COUNTED}, "users": 0}
     if if_empty and _count(db, "cases") > 0:
         counts["skipped"] = True
         counts["seconds"] = round(time.perf_counter() - started, 2)
@@ -1867,9 +2137,7 @@ def generate(db: Database, *, cases: int = 100_000, years: float = 2, seed: int 
             tables["locker_items"] = locker.add_column(0, "locker_id", pa.array(
                 loader.reserve("locker_id_seq", locker.num_rows), type=pa.int64()))
             loader.load(tables)
-            for key, table in (("cases", "cases"), ("events", "case_events"), ("clock_stops", "clock_stops"),
-                               ("ratings", "ratings"), ("complaints", "complaints"),
-                               ("locker_items", "locker_items")):
+            for key, table in _COUNTED:
                 counts[key] += tables[table].num_rows
             loaded_chunks += 1
             if progress is not None:
@@ -1889,7 +2157,10 @@ def generate(db: Database, *, cases: int = 100_000, years: float = 2, seed: int 
                 # Identifiers are reserved in order, so that case numbers and ids grow with the time of creation.
                 ids = loader.reserve("case_id_seq", unit.size)
                 serials = loader.reserve("case_no_seq", unit.size)
-                pending.append((chunk_index, executor.submit(_build, task_ctx, unit, ids, serials)))
+                tasks, notices = _Reserved.needs(ctx, unit)
+                reserved = _Reserved(loader.reserve("task_id_seq", tasks), loader.reserve("fee_notice_seq", notices),
+                                     loader.reserve("reconciliation_id_seq", notices))
+                pending.append((chunk_index, executor.submit(_build, task_ctx, unit, ids, serials, reserved)))
                 while len(pending) > max_pending:
                     collect()
         while pending:
@@ -1929,7 +2200,7 @@ def main(argv: list[str] | None = None) -> int:
                       if_empty=args.if_empty, workers=args.workers, progress=_print_progress)
     if counts.get("skipped"):
         print("cases present already: nothing generated (--if-empty)")
-    for key in ("cases", "events", "clock_stops", "ratings", "complaints", "locker_items", "users", "seconds"):
+    for key in [k for k, _ in _COUNTED] + ["users", "seconds"]:
         print(f"{key:12s} {counts[key]:>12,}" if key != "seconds" else f"{key:12s} {counts[key]:>12,.1f}")
     if counts["seconds"] and counts["cases"]:
         print(f"{'cases/s':12s} {counts['cases'] / counts['seconds']:>12,.0f}")

@@ -2,6 +2,8 @@
 strongest check — sample cases replayed through app/cases.create_case and perform give the same rows."""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter, defaultdict
 from datetime import date, time
@@ -9,7 +11,7 @@ from datetime import date, time
 import pytest
 import sqlalchemy as sa
 
-from app import applications, auth, calendar_store, clock, supervision, timeutil
+from app import applications, auth, calendar_store, clock, fees, rules, supervision, timeutil, workbench
 from app import cases as case_service
 from app import schema as s
 from app import workflow as wf
@@ -47,6 +49,28 @@ def tables(generated):
         complaints = conn.execute(sa.select(s.complaints)).fetchall()
         locker = conn.execute(sa.select(s.locker_items)).fetchall()
     return cases, events, stops, ratings, complaints, locker
+
+
+@pytest.fixture(scope="module")
+def workbench_rows(generated):
+    """The rows the officer workbench's moves leave beyond the case and its events (migration 0004)."""
+    db = generated[0]
+    with db.read() as conn:
+        items = {r.item_code: r for r in conn.execute(sa.select(s.items).where(s.items.c.is_current))}
+        tasks = defaultdict(list)
+        for r in conn.execute(sa.select(s.parallel_tasks).order_by(s.parallel_tasks.c.task_id)):
+            tasks[r.case_id].append(r)
+        documents = {r.doc_no: r for r in conn.execute(sa.select(s.case_documents))}
+        notices = {r.notice_no: r for r in conn.execute(sa.select(s.fee_notices))}
+        runs = {r.sha256: r for r in conn.execute(sa.select(s.fee_reconciliations))}
+        audits = conn.execute(sa.select(s.audit_log).where(s.audit_log.c.action == "fee_reconciliation")).fetchall()
+        users = {r.user_id: r for r in conn.execute(sa.select(s.users).where(s.users.c.role != wf.APPLICANT))}
+        units = {r.unit_id: r for r in conn.execute(sa.select(s.org_units))}
+        materials = {(r.item_code, r.seq) for r in conn.execute(sa.select(s.item_materials.c.item_code,
+                                                                          s.item_materials.c.seq))}
+        standards = {r[0] for r in conn.execute(sa.select(s.fee_standards.c.item_code))}
+    return {"items": items, "tasks": tasks, "documents": documents, "notices": notices, "runs": runs,
+            "audits": audits, "users": users, "units": units, "materials": materials, "standards": standards}
 
 
 def _fast_hash(monkeypatch):
@@ -91,6 +115,10 @@ def test_counts_match_the_database(generated):
         users = conn.execute(sa.text("SELECT COUNT(*) FROM users")).scalar()
     assert users == counts["users"]
     assert counts["events"] > 5 * CASES and counts["ratings"] > CASES // 2 and counts["complaints"] > 0
+    with db.read() as conn:
+        for key, table in (("parallel_tasks", "parallel_tasks"), ("documents", "case_documents"),
+                           ("fee_notices", "fee_notices"), ("reconciliations", "fee_reconciliations")):
+            assert conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar() == counts[key] > 0, key
     assert [p["chunk"] for p in lines] == [1, 2, 3] and lines[-1]["cases"] == CASES
 
 
@@ -254,6 +282,249 @@ def test_handling_unit_agrees_with_the_app(generated):
                     case_service.handling_unit(conn, item, region), (item.item_code, region)
 
 
+def test_co_unit_agrees_with_the_app(generated):
+    db = generated[0]
+    with db.read() as conn:
+        units = {r.unit_id: (r.kind, r.dept_code, r.region_code, r.name) for r in conn.execute(sa.select(s.org_units))}
+        depts = [r[0] for r in conn.execute(sa.select(s.departments.c.dept_code))]
+        for unit in list(units)[::7] + ["U-4207-SCJG", "U-420704-SCJG", "U-420704001-BMFW", "U-nowhere"]:
+            for dept in depts:
+                app_unit = rules.co_unit(conn, unit, dept)
+                assert demo.co_unit(units, unit, dept) == (app_unit.unit_id if app_unit else None), (unit, dept)
+
+
+# -- the rules of app/rules.py, over every generated case ---------------------------------------------------------
+def test_decisions_follow_the_review_steps_and_the_accepting_unit(tables, workbench_rows):
+    cases, events, *_ = tables
+    items, users = workbench_rows["items"], workbench_rows["users"]
+    seen = Counter()
+    for cid, evs in events.items():
+        case = cases[cid]
+        steps = rules.review_steps(items[case.item_code])
+        accepted_unit, done = None, []
+        for e in evs:
+            if e.action == "accept":
+                accepted_unit = case.unit_id if e.actor_role == wf.WINDOW_CLERK else e.actor_unit_id
+                done = []
+                assert e.actor_role == wf.WINDOW_CLERK or users[e.actor_user_id].unit_id == e.actor_unit_id
+            elif e.action == "review_opinion":
+                expected = next((st for st in steps if st not in done), steps[-1])
+                assert (e.payload["step"], e.comment.strip() != "") == (expected, True), case.case_no
+                assert e.payload["verdict"] in rules.VERDICTS
+                done.append(expected)
+            elif e.action in ("approve", "refuse"):
+                assert set(done) == set(steps), case.case_no
+                seen[(e.action, len(steps))] += 1
+            if e.action in rules.DECIDING_ACTIONS and e.actor_role in (wf.OFFICER, wf.HEAD):
+                assert e.actor_unit_id == accepted_unit, (case.case_no, e.action)
+        assert case.accepted_unit_id == accepted_unit, case.case_no
+        # only department units decide: a case accepted in the name of a unit without officers is stuck
+        assert accepted_unit is None or workbench_rows["units"][accepted_unit].kind == "department", case.case_no
+    assert {k for k, _ in seen} == {"approve", "refuse"} and {n for _, n in seen} == {1, 2}
+
+
+def test_claims_give_the_case_its_holder(tables):
+    cases, events, *_ = tables
+    for cid, evs in events.items():
+        holder = None
+        for e in evs:
+            if e.action == "claim":
+                assert holder is None and e.actor_role in (wf.OFFICER, wf.HEAD)
+                holder = e.actor_user_id
+            elif e.action == "transfer":
+                holder = None
+        assert cases[cid].assigned_user_id == holder, cases[cid].case_no
+    assert sum(c.assigned_user_id is not None for c in cases.values()) > CASES // 10
+
+
+def test_supplement_notices_list_materials_and_flag_breaches(generated, tables, workbench_rows):
+    cal = calendar_store.load_calendar(generated[0])
+    cases, events, stops, *_ = tables
+    flags = Counter()
+    for cid, evs in events.items():
+        case = cases[cid]
+        notices = 0
+        for k, e in enumerate(evs):
+            if e.action == "accept" and e.payload.get("deemed_accepted_on"):
+                # art. 32: more than 5 working days after receipt without a notice: accepted on receipt
+                flags["deemed"] += 1
+                assert case.supplement_count == 0
+                assert e.payload["deemed_accepted_on"] == case.submitted_at.date().isoformat() == \
+                    case.clock_start.isoformat()
+                assert clock.days_used(cal, case.clock_start, e.occurred_at.date()) > rules.INTAKE_LIMIT_DAYS
+            if e.action != "request_supplement":
+                continue
+            notices += 1
+            p = e.payload
+            assert p["materials"] == sorted(set(p["materials"])) and p["materials"], case.case_no
+            assert all((case.item_code, m) in workbench_rows["materials"] for m in p["materials"])
+            assert (p["notes"], p["supplement_number"], p.get("repeat_notice", False)) == ({}, notices, notices > 1)
+            earlier = [clock.Stop(x.started_on, x.ended_on) for x in stops[cid][:notices - 1]]
+            late = rules.intake_days_used(cal, {"clock_start": case.submitted_at.date()}, earlier,
+                                          e.occurred_at.date()) > rules.INTAKE_LIMIT_DAYS
+            assert p.get("late_notice", False) == late, case.case_no
+            flags["late"] += late
+            answer = next((x for x in evs[k + 1:] if x.action in ("supplement", "withdraw")), None)
+            assert answer is None or answer.action == "withdraw" or answer.payload["materials"] == p["materials"]
+    assert flags["deemed"] > 0 and flags["late"] > 0
+
+
+def test_parallel_tasks_follow_the_events(generated, tables, workbench_rows):
+    cases, events, *_ = tables
+    tasks, users, items = workbench_rows["tasks"], workbench_rows["users"], workbench_rows["items"]
+    assert set(tasks) <= set(cases)
+    states = Counter()
+    for cid, evs in events.items():
+        case, mine = cases[cid], tasks.get(cid, [])
+        opened = [t for e in evs if e.action == "accept" for t in e.payload.get("parallel_tasks", [])]
+        assert [(t.dept_code, t.unit_id, t.due_on.isoformat()) for t in mine] == \
+            [(t["dept_code"], t["unit_id"], t["due_on"]) for t in opened], case.case_no
+        assert bool(mine) == (bool(items[case.item_code].co_dept_codes) and case.accepted_at is not None)
+        by_id = {t.task_id: t for t in mine}
+        answers = {e.payload["task_id"]: e for e in evs if e.action == "co_opinion"}
+        decided = any(e.action in ("approve", "refuse") for e in evs)
+        for t in mine:
+            accept = next(e for e in evs if e.action == "accept")
+            assert (t.opened_at, t.region_code) == (accept.occurred_at, workbench_rows["units"][t.unit_id].region_code)
+            with generated[0].read() as conn:
+                assert t.unit_id == rules.co_unit(conn, case.accepted_unit_id, t.dept_code).unit_id, case.case_no
+            states[t.state] += 1
+            if t.state == "open":
+                assert t.task_id not in answers and not decided, case.case_no
+                continue
+            e = answers[t.task_id]
+            assert t.state == "answered" and (t.verdict, t.opinion, t.answered_at, t.answered_by) == (
+                e.payload["verdict"], e.comment, e.occurred_at, e.actor_user_id), case.case_no
+            assert e.payload == {"task_id": t.task_id, "dept_code": t.dept_code, "verdict": t.verdict,
+                                 "late": e.occurred_at.date() > t.due_on}
+            assert users[e.actor_user_id].unit_id == t.unit_id and e.actor_role == wf.OFFICER
+        assert set(answers) <= set(by_id)
+    assert states["answered"] > 0 and states["open"] > 0
+
+
+def test_documents_follow_the_events(tables, workbench_rows):
+    cases, events, *_ = tables
+    items, documents = workbench_rows["items"], workbench_rows["documents"]
+    kinds = {"accept": ["acceptance"], "request_supplement": ["supplement"], "refuse_intake": ["refuse_intake"],
+             "assess_fee": ["payment"]}
+    referenced = set()
+    for cid, evs in events.items():
+        case = cases[cid]
+        for e in evs:
+            listed = (e.payload or {}).get("documents", [])
+            if e.action == "complete":
+                permit = e.from_state == wf.APPROVED and items[case.item_code].kind == "行政许可"
+                expected = ["approval" if e.from_state == wf.APPROVED else "refusal"] + (["certificate"] if permit
+                                                                                          else [])
+                if permit:
+                    assert listed[1] == case.result_no
+            else:
+                expected = kinds.get(e.action, [])
+            assert [documents[d].kind for d in listed] == expected, (case.case_no, e.action)
+            for d in listed:
+                doc = documents[d]
+                assert (doc.case_id, doc.issued_at, doc.issued_by, doc.revoked) == (cid, e.occurred_at,
+                                                                                    e.actor_user_id, False)
+                assert (doc.facts["doc_no"], doc.facts["case_no"], doc.facts["kind"]) == (d, case.case_no, doc.kind)
+                assert doc.facts["issued_on"] == e.occurred_at.date().isoformat()
+                referenced.add(d)
+    assert referenced == set(documents)
+    assert {d.kind for d in documents.values()} == {"acceptance", "supplement", "refuse_intake", "approval",
+                                                     "refusal", "certificate", "payment"}
+
+
+def test_fees_are_assessed_and_paid_before_the_result(tables, workbench_rows):
+    cases, events, *_ = tables
+    items, notices, runs, audits = (workbench_rows[k] for k in ("items", "notices", "runs", "audits"))
+    charged = {code for code, it in items.items() if it.charges_fee} & workbench_rows["standards"]
+    paid_cases = 0
+    for cid, evs in events.items():
+        case = cases[cid]
+        actions = [e.action for e in evs]
+        mine = [e.payload["notice_no"] for e in evs if e.action == "assess_fee"]
+        assert sorted(mine) == sorted(n for n, x in notices.items() if x.case_id == cid)
+        if case.item_code in charged and "complete" in actions and evs[actions.index("complete")].from_state \
+                == wf.APPROVED:
+            k = actions.index("complete")
+            assert actions.index("assess_fee") < actions.index("record_payment") < k, case.case_no
+            paid_cases += 1
+        if not mine:
+            continue
+        assert items[case.item_code].charges_fee
+        (assess,) = [e for e in evs if e.action == "assess_fee"]
+        notice = notices[assess.payload["notice_no"]]
+        assert re.fullmatch(r"JK-\d{4}-\d{6,}", notice.notice_no) and notice.notice_no[3:7] == str(
+            assess.occurred_at.year)
+        assert ([{k: v for k, v in line.items() if k != "fee_code"} for line in notice.lines], notice.amount_fen,
+                notice.issued_at, notice.issued_by, notice.due_on.isoformat()) == (
+            assess.payload["lines"], assess.payload["amount_fen"], assess.occurred_at, assess.actor_user_id,
+            assess.payload["due_on"])
+        pays = [e for e in evs if e.action == "record_payment"]
+        if notice.state == "unpaid":
+            assert not pays and case.state == wf.APPROVED, case.case_no
+            continue
+        (pay,) = pays
+        assert (notice.state, notice.paid_amount_fen, notice.receipt_no, str(notice.paid_at)) == (
+            "paid", notice.amount_fen, pay.payload["receipt_no"], pay.payload["paid_at"])
+        assert assess.occurred_at <= notice.paid_at <= pay.occurred_at
+        run = runs[pay.payload["file_sha256"]]
+        data = demo.reconciliation_file(notice.notice_no, pay.payload["amount"], pay.payload["paid_at"],
+                                        notice.receipt_no)
+        assert hashlib.sha256(data).hexdigest() == run.sha256
+        assert [(r["line"], r["notice_no"], r["amount_fen"], r["receipt_no"], r.get("problem"))
+                for r in fees.parse_reconciliation(data)] == [(2, notice.notice_no, notice.amount_fen,
+                                                               notice.receipt_no, None)]
+        assert (run.uploaded_at, run.uploaded_by, run.rows_total, run.rows_paid) == (pay.occurred_at,
+                                                                                     pay.actor_user_id, 1, 1)
+        assert run.report["paid"][0]["case_no"] == case.case_no
+    assert paid_cases > 0 and len(audits) == len(runs) == sum(n.state == "paid" for n in notices.values())
+
+
+def test_the_sequences_are_past_everything_generated(generated):
+    db = generated[0]
+    with db.read() as conn:
+        def top(sql):
+            return conn.execute(sa.text(sql)).scalar() or 0
+        tops = {"task_id_seq": top("SELECT MAX(task_id) FROM parallel_tasks"),
+                "fee_notice_seq": top("SELECT MAX(CAST(split_part(notice_no, '-', 3) AS BIGINT)) FROM fee_notices"),
+                "reconciliation_id_seq": top("SELECT MAX(reconciliation_id) FROM fee_reconciliations"),
+                "case_id_seq": top("SELECT MAX(case_id) FROM cases"),
+                "event_id_seq": top("SELECT MAX(event_id) FROM case_events"),
+                "locker_id_seq": top("SELECT MAX(locker_id) FROM locker_items")}
+    for seq, highest in tops.items():
+        assert highest > 0
+        assert db.write(lambda conn, seq=seq: conn.execute(sa.text(f"SELECT nextval('{seq}')")).scalar()) > highest
+
+
+def test_the_demo_officers_have_work_on_their_desks(generated):
+    """scjg_officer / scjg_head find cases their unit accepted in their queue and can move them; the officers of
+    co-departments find their open parallel tasks."""
+    db = generated[0]
+    with db.read() as conn:
+        ids = {r.username: r.user_id for r in conn.execute(sa.select(s.users.c.username, s.users.c.user_id))}
+        open_tasks = conn.execute(sa.select(s.parallel_tasks).join(s.cases, s.cases.c.case_id ==
+                                                                   s.parallel_tasks.c.case_id)
+                                  .where(s.parallel_tasks.c.state == "open",
+                                         s.cases.c.state.in_(workbench.QUEUE_STATES))).fetchall()
+        officers = {r.unit_id: r.user_id for r in conn.execute(sa.select(s.users.c.unit_id, s.users.c.user_id)
+                                                               .where(s.users.c.role == wf.OFFICER))}
+    can = Counter()
+    for username in ("scjg_officer", "scjg_head", "ec_scjg_officer"):
+        actor = auth.actor_for(db, ids[username])
+        rows, _ = workbench.queue(db, actor, page_size=500)
+        for case_id in rows["case_id"].to_list():
+            case = case_service.get_case(db, actor, case_id)
+            if case["accepted_unit_id"] == actor.unit_id or case["state"] == wf.SUBMITTED:
+                can.update(f"{username} {a}" for a in workbench.actions_for(db, actor, case)[0])
+    assert {"scjg_head approve", "scjg_head refuse", "scjg_officer accept", "scjg_officer review_opinion",
+            "scjg_officer complete", "ec_scjg_officer review_opinion", "ec_scjg_officer complete"} <= set(can), can
+    assert open_tasks
+    for task in open_tasks:
+        actor = auth.actor_for(db, officers[task.unit_id])
+        case = case_service.get_case(db, actor, task.case_id)
+        assert workbench.actions_for(db, actor, case)[0] == ["co_opinion"]
+
+
 # -- accounts ----------------------------------------------------------------------------------------------------
 def test_demo_accounts_sign_in_and_generated_applicants_cannot(generated, tables):
     db = generated[0]
@@ -307,11 +578,16 @@ _COMPARED = ("item_code", "item_version", "dept_code", "unit_id", "region_code",
              "applicant_user_id", "applicant_name", "applicant_id_kind", "applicant_id_number", "agent_user_id",
              "state", "form_data", "promised_days", "statutory_limit", "statutory_unit", "extension_days",
              "clock_start", "promised_due", "statutory_due", "clock_stopped", "supplement_count", "created_at",
-             "submitted_at", "accepted_at", "decided_at", "completed_at", "closed_at", "version", "updated_at")
+             "submitted_at", "accepted_at", "decided_at", "completed_at", "closed_at", "version", "updated_at",
+             "accepted_unit_id", "assigned_user_id")
+# What an officer chooses on a move's form (the services fill in the rest of the payload).
+_CHOSEN = ("days", "unit_id", "materials", "verdict")
 
 
-def _replay_through_services(db: Database, case, evs, rating_comment: str | None) -> int:
-    """Make the same case with app/cases.create_case and perform, by the same actors at the same times."""
+def _replay_through_services(db: Database, case, evs, rating_comment: str | None) -> tuple[int, dict[str, str]]:
+    """Make the same case with app/cases.create_case and perform (fees through app/fees: assess, and reconcile
+    of the same reconciliation file), by the same actors at the same times. Returns the new case id and the
+    payment notice numbers the replay drew for the generated ones."""
     first = evs[0]
     applicant = case_service.Applicant(case.applicant_name, case.applicant_id_kind, case.applicant_id_number,
                                        case.applicant_user_id)
@@ -320,6 +596,7 @@ def _replay_through_services(db: Database, case, evs, rating_comment: str | None
                                     applicant=applicant, region_code=case.region_code, channel=case.channel,
                                     window_id=case.window_id, submit=window, at=first.occurred_at)
     version = made["version"]
+    notices: dict[str, str] = {}
     try:
         for ev in evs[2 if window else 1:]:
             actor = auth.actor_for(db, ev.actor_user_id)
@@ -329,14 +606,52 @@ def _replay_through_services(db: Database, case, evs, rating_comment: str | None
                                         level=ev.payload["level"], comment=rating_comment)
             elif ev.action == "complain":
                 got = applications.complain(db, actor, made["case_id"], expected_version=version, content=ev.comment)
+            elif ev.action == "assess_fee":
+                codes = {r["name"]: r["fee_code"] for r in fees.standards_for(db, case.item_code)}
+                notice = fees.assess(db, actor, made["case_id"], expected_version=version, at=ev.occurred_at,
+                                     quantities={codes[line["name"]]: line["quantity"] for line in ev.payload["lines"]})
+                notices[ev.payload["notice_no"]] = notice["notice_no"]
+                got = case_service.get_case(db, actor, made["case_id"])
+            elif ev.action == "record_payment":
+                p = ev.payload
+                mine = notices[p["notice_no"]]
+                data = demo.reconciliation_file(mine, p["amount"], p["paid_at"], p["receipt_no"])
+                name = demo.reconciliation_file_name(mine, ev.occurred_at.strftime("%Y%m%d"))
+                report = fees.reconcile(db, actor, name, data)
+                assert len(report.paid) == 1, report.refused
+                got = case_service.get_case(db, actor, made["case_id"])
             else:
-                payload = {k: v for k, v in (ev.payload or {}).items() if k in ("days", "unit_id", "materials")}
+                payload = {k: v for k, v in (ev.payload or {}).items() if k in _CHOSEN}
                 got = case_service.perform(db, actor, made["case_id"], ev.action, expected_version=version,
                                            comment=ev.comment, payload=payload or None, at=ev.occurred_at)
             version = got["version"]
     finally:
         timeutil.freeze(None)
-    return made["case_id"]
+    return made["case_id"], notices
+
+
+def _renumbered(value, names: dict[str, str], ids: dict[int, int]):
+    """`value` with every string's replayed numbers (case, payment notice) put back to the generated ones, and
+    replayed task ids mapped back, through lists and dicts."""
+    if isinstance(value, str):
+        for mine, theirs in names.items():
+            value = value.replace(mine, theirs)
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_renumbered(v, names, ids) for v in value)
+    if isinstance(value, dict):
+        return {k: (ids.get(v, v) if k == "task_id" else _renumbered(v, names, ids)) for k, v in value.items()}
+    return value
+
+
+def _file_hashes_checked(payload, case_no: str | None = None):
+    """A record_payment payload with its file hash checked against the reconciliation file it names (then
+    blanked: the replay's file names the replay's notice)."""
+    if not payload or "file_sha256" not in payload:
+        return payload
+    data = demo.reconciliation_file(payload["notice_no"], payload["amount"], payload["paid_at"], payload["receipt_no"])
+    assert payload["file_sha256"] == hashlib.sha256(data).hexdigest(), case_no
+    return {**payload, "file_sha256": "checked"}
 
 
 def test_sample_cases_replayed_through_the_services_give_the_same_record(generated, tables):
@@ -352,6 +667,20 @@ def test_sample_cases_replayed_through_the_services_give_the_same_record(generat
             by_action[action].append(cid)
         if cases[cid].supplement_count > 1:
             by_action["second notice"].append(cid)
+        for e in evs:  # and every flag the rules put in a payload, every kind of document
+            for key in ("deemed_accepted_on", "late_notice", "parallel_tasks", "overridden_tasks"):
+                if key in (e.payload or {}):
+                    by_action[key].append(cid)
+            if e.action == "accept" and "parallel_tasks" in e.payload:  # co-departments at every level
+                by_action[f"tasks {len(e.actor_unit_id or '')} {cases[cid].unit_id == e.actor_unit_id}"].append(cid)
+            if e.action in ("co_opinion", "review_opinion"):
+                by_action[f"{e.action} {e.payload['verdict']}"].append(cid)
+            if e.action == "co_opinion" and e.payload["late"]:
+                by_action["late co_opinion"].append(cid)
+            if e.action == "complete":
+                by_action[f"complete {e.from_state} {len(e.payload['documents'])}"].append(cid)
+            if e.action == "record_payment" and e.actor_role == wf.HEAD:
+                by_action["payment by a head"].append(cid)
     for _action, ids in sorted(by_action.items()):  # every action at least once
         sample[ids[0]] = None
     by_state = defaultdict(list)
@@ -364,7 +693,7 @@ def test_sample_cases_replayed_through_the_services_give_the_same_record(generat
     for cid in sample:
         case, evs = cases[cid], events[cid]
         rating = ratings.get(cid)
-        new_id = _replay_through_services(db, case, evs, rating.comment if rating else None)
+        new_id, notices = _replay_through_services(db, case, evs, rating.comment if rating else None)
         assert new_id > max_id  # the app's sequences are past everything generated
         with db.read() as conn:
             again = conn.execute(sa.select(s.cases).where(s.cases.c.case_id == new_id)).fetchone()
@@ -388,11 +717,47 @@ def test_sample_cases_replayed_through_the_services_give_the_same_record(generat
                   "to_state", "comment")
         assert [tuple(getattr(e, f) for f in fields) for e in again_events] == \
             [tuple(getattr(e, f) for f in fields) for e in evs], case.case_no
-        renumber = lambda p, case=case: {k: (v.replace(case.case_no, "N") if isinstance(v, str) else v)  # noqa: E731
-                              for k, v in (p or {}).items()}
-        assert [renumber(e.payload) for e in evs] == [
-            renumber({k: (v.replace(again.case_no, case.case_no) if isinstance(v, str) else v)
-                      for k, v in (e.payload or {}).items()}) for e in again_events]
+        with db.read() as conn:
+            task_rows = {n: conn.execute(sa.select(s.parallel_tasks).where(s.parallel_tasks.c.case_id == n)
+                                         .order_by(s.parallel_tasks.c.task_id)).fetchall() for n in (cid, new_id)}
+            doc_rows = {n: conn.execute(sa.select(s.case_documents).where(s.case_documents.c.case_id == n)
+                                        .order_by(s.case_documents.c.issued_at, s.case_documents.c.kind))
+                        .fetchall() for n in (cid, new_id)}
+            notice_rows = {n: conn.execute(sa.select(s.fee_notices).where(s.fee_notices.c.case_id == n)
+                                           .order_by(s.fee_notices.c.issued_at)).fetchall() for n in (cid, new_id)}
+            runs = {n: [conn.execute(sa.select(s.fee_reconciliations).where(
+                s.fee_reconciliations.c.sha256 == e.payload["file_sha256"])).fetchone()
+                for e in (evs if n == cid else again_events) if e.action == "record_payment"] for n in (cid, new_id)}
+            a = s.audit_log.c
+            audits = {n: [conn.execute(sa.select(a.occurred_at, a.user_id, a.username, a.action, a.detail).where(
+                a.action == "fee_reconciliation", a.detail.like(f'%"reconciliation_id": {r.reconciliation_id},%')))
+                .fetchall() for r in runs[n]] for n in (cid, new_id)}
+        names = {again.case_no: case.case_no, **{theirs: mine for mine, theirs in notices.items()}}
+        ids = {int(b.task_id): int(a.task_id) for a, b in zip(task_rows[cid], task_rows[new_id])}
+        back = lambda value, names=names, ids=ids: _renumbered(value, names, ids)  # noqa: E731
+        assert [_file_hashes_checked(e.payload, case.case_no) for e in evs] == \
+            [back(_file_hashes_checked(e.payload)) for e in again_events], case.case_no
+        # the rows the moves left beyond the case's own: parallel tasks, documents, payment notices and the
+        # reconciliation runs that paid them (with their audit entries)
+        fields = ("dept_code", "unit_id", "region_code", "opened_at", "due_on", "state", "verdict", "opinion",
+                  "answered_at", "answered_by")
+        assert [tuple(getattr(x, f) for f in fields) for x in task_rows[new_id]] == \
+            [tuple(getattr(x, f) for f in fields) for x in task_rows[cid]], case.case_no
+        fields = ("doc_no", "kind", "issued_at", "issued_by", "facts", "revoked")
+        assert [back(tuple(getattr(x, f) for f in fields)) for x in doc_rows[new_id]] == \
+            [tuple(getattr(x, f) for f in fields) for x in doc_rows[cid]], case.case_no
+        fields = ("notice_no", "lines", "amount_fen", "issued_at", "issued_by", "due_on", "state", "paid_at",
+                  "paid_amount_fen", "receipt_no", "reconciliation_id")
+        assert [back(tuple(getattr(x, f) for f in fields)) for x in notice_rows[new_id]] == \
+            [tuple(getattr(x, f) for f in fields) for x in notice_rows[cid]], case.case_no
+        fields = ("file_name", "uploaded_at", "uploaded_by", "dept_code", "rows_total", "rows_paid", "rows_already",
+                  "rows_refused", "report")
+        assert [back(tuple(getattr(x, f) for f in fields)) for x in runs[new_id]] == \
+            [tuple(getattr(x, f) for f in fields) for x in runs[cid]], case.case_no
+        assert [[(*a[:4], back(json.loads(a.detail)) | {"reconciliation_id": 0}) for a in rows]
+                for rows in audits[new_id]] \
+            == [[(*a[:4], json.loads(a.detail) | {"reconciliation_id": 0}) for a in rows] for rows in audits[cid]] \
+            and all(len(rows) == 1 for rows in audits[cid]), case.case_no
         assert [(x.seq, x.kind, x.started_on, x.ended_on, x.reason) for x in again_stops] == \
             [(x.seq, x.kind, x.started_on, x.ended_on, x.reason) for x in stops[cid]]
         assert verify_chain(again_events) == []
@@ -446,6 +811,10 @@ def test_the_same_seed_gives_the_same_history_with_or_without_worker_processes(t
                 conn.execute(sa.text("SELECT case_id, seq, hash FROM case_events ORDER BY event_id")).fetchall(),
                 conn.execute(sa.text("SELECT * FROM ratings ORDER BY case_id")).fetchall(),
                 conn.execute(sa.text("SELECT * FROM complaints ORDER BY complaint_id")).fetchall(),
+                conn.execute(sa.text("SELECT * FROM parallel_tasks ORDER BY task_id")).fetchall(),
+                conn.execute(sa.text("SELECT * FROM case_documents ORDER BY doc_no")).fetchall(),
+                conn.execute(sa.text("SELECT * FROM fee_notices ORDER BY notice_no")).fetchall(),
+                conn.execute(sa.text("SELECT * FROM fee_reconciliations ORDER BY reconciliation_id")).fetchall(),
             ])
         db.dispose()
     assert rows[0] == rows[1]
@@ -465,9 +834,10 @@ def test_postgresql(monkeypatch):
     try:
         counts = demo.generate(db, cases=500, years=1, seed=11, end=END, chunk=200)
         with db.read() as conn:
-            for key, table in (("cases", "cases"), ("events", "case_events"), ("ratings", "ratings"),
-                               ("complaints", "complaints"), ("clock_stops", "clock_stops")):
+            for key, table in demo._COUNTED:
                 assert conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar() == counts[key], key
+            facts = conn.execute(sa.select(s.case_documents.c.facts).limit(50)).fetchall()
+            assert facts and all(f[0]["doc_no"] and f[0]["case_no"] for f in facts)
             cases = {r.case_id: r for r in conn.execute(sa.select(s.cases))}
             events = defaultdict(list)
             for r in conn.execute(sa.select(s.case_events).order_by(s.case_events.c.case_id, s.case_events.c.seq)):
