@@ -901,6 +901,10 @@ M: dict[str, tuple[str, str]] = {
     "explore.m_refusal_rate": ("不予许可率", "Refusal rate"),
     "explore.m_online_share": ("网上申报率", "Online share"),
     "explore.m_satisfaction": ("满意度", "Satisfaction"),
+    "desk.level_red_intake": ("受理审查已超过5个工作日（红灯）：依法自收到材料之日起视为受理，请立即处理。", "The 5-working-day intake window has passed (red): by law the application counts as accepted on receipt; act now."),
+    "desk.level_yellow_intake": ("受理审查即将到期（黄灯预警）。", "The intake window ends soon (yellow)."),
+    "desk.level_red_handling": ("已超过承诺时限（红灯）。", "The promised limit has passed (red)."),
+    "desk.level_yellow_handling": ("即将到期（黄灯预警）。", "Due soon (yellow warning)."),
 }
 
 

@@ -58,7 +58,7 @@ if clock.get("phase") in ("intake", "handling"):
     if clock["stopped"]:
         st.warning(tr("desk.clock_stopped"))
     if clock["level"] in ("yellow", "red"):
-        (st.error if clock["level"] == "red" else st.warning)(tr(f"desk.level_{clock['level']}"))
+        (st.error if clock["level"] == "red" else st.warning)(tr(f"desk.level_{clock['level']}_{clock['phase']}"))
 else:
     m2.metric(tr("desk.clock"), tr(f"desk.clock_{clock.get('phase', 'none')}"))
 st.caption(tr("desk.holder_line", holder=view["holder"] or tr("desk.nobody"),

@@ -1298,6 +1298,7 @@ class _Chunk:
                         break
                     x -= p
                 story.rating_comment = self._pick(_RATING_COMMENTS[level]) if level <= 2 or rand() < 0.35 else None
+                story.rating_level = level
                 events.append((rated, applicant, "rate", None, f'{{"level": {level}}}', f'{{"level":{level}}}'))
         p_complaint = (P_COMPLAINT + (0.04 if story.late else 0) + (0.02 if refused else 0)
                        + (0.01 if actions.count("request_supplement") > 1 else 0))
@@ -1358,157 +1359,159 @@ class _Chunk:
             if effect is not None:
                 if action in _DECIDING and actor[1] != wf.WINDOW_CLERK and actor[2] != accepted_unit:
                     raise AssertionError(f"{case_no}: {action} by {actor} of a case accepted by {accepted_unit}")
-                if effect == wf.CLOCK_START_INTAKE:
-                    sub_t, clock_start = t, d
-                elif effect == wf.CLOCK_STOP:
-                    kind = "supplement" if action == "request_supplement" else "special"
-                    if kind == "supplement":   # app/rules._request_supplement, before the stop is written
-                        listed = tuple(sorted(set(p_store["materials"])))
-                        repeat = supp >= 1
-                        late = self.intake_used(clock_start, d, tuple((a, b) for a, b, _, _ in stops)) \
-                            > rules.INTAKE_LIMIT_DAYS
-                    stops.append([d, None, kind, comment])
-                    stopped = True
-                    if kind == "supplement":
-                        supp += 1
-                        doc = issue(doc_case, accepted_unit or unit, sub_t, "supplement", t, actor[0], {
-                            "materials": self._materials_json(item, listed),
-                            "free_text": self._enc((comment or "").strip()), "supplement_number": str(supp)})
-                        p_store, p_hash = _supplement_payload(doc, listed, supp, repeat, late)
-                elif effect == wf.CLOCK_RESTART:
-                    stops[-1][1] = d
-                    stopped = False
-                elif effect == wf.CLOCK_START_LIMIT:
-                    # app/rules._accept: the accepting unit; art. 32's deemed acceptance; the parallel tasks
-                    accepted_unit = unit if actor[1] == wf.WINDOW_CLERK else actor[2]
-                    payload = {}
-                    if supp == 0 and self.intake_used(clock_start, d, ()) > rules.INTAKE_LIMIT_DAYS:
-                        payload["deemed_accepted_on"] = wd_str[clock_start]
-                    else:
-                        clock_start = d
-                    acc_t = t
-                    done_steps = []
-                    if item.co_depts:
-                        days = min(rules.PARALLEL_TASK_DAYS, max(1, item.promised or rules.PARALLEL_TASK_DAYS))
-                        due = self.due_after(d, days)
-                        listed = []
-                        for k, co in self._co_units(item, accepted_unit):
-                            task = [reserved.task_ids[self.task_next], case_id, item.co_depts[k], co,
-                                    ctx.units[co][2], t, due, "open", None, None, -1, None]
-                            self.task_next += 1
-                            tasks.append(task)
-                            task_of[k] = task
-                            listed.append({"dept_code": task[2], "unit_id": co, "due_on": due.isoformat()})
-                        if listed:
-                            payload["parallel_tasks"] = listed
-                    promised_due = self.dues(False, clock_start, item.promised, item.statutory, item.unit, (),
-                                             ext)[0]
-                    payload["documents"] = [issue(doc_case, accepted_unit, sub_t, "acceptance", t, actor[0], {
-                        "accepted_on": f'"{wd_str[d]}"',
-                        "promised_due": f'"{promised_due.isoformat()}"' if promised_due else "null"})]
-                    if len(payload) == 1:
-                        p_store = f'{{"documents": ["{payload["documents"][0]}"]}}'
-                        p_hash = f'{{"documents":["{payload["documents"][0]}"]}}'
-                    else:
-                        p_store, p_hash = _payload(payload)
-                elif effect == wf.CLOCK_EXTEND:
-                    ext += json.loads(p_store)["days"]
-                    limit = case_service.EXTENSION_MAX_JOINT if item.co_depts else case_service.EXTENSION_MAX_SINGLE
-                    if ext > limit:
-                        raise AssertionError(f"{case_no}: extension over the limit of {limit}")
-                elif effect == wf.CLOCK_END:
-                    if action == "approve" or action == "refuse":
-                        dec_t = t
-                        # app/rules._decide: every review step given, no task open
-                        if len(done_steps) < len(item.steps) or (tasks and any(x[7] == "open" for x in tasks)):
-                            raise AssertionError(f"{case_no}: {action} before the review is complete")
-                        if action == "refuse":
-                            refusal_reason = comment
-                    elif action == "refuse_intake":
-                        doc = issue(doc_case, accepted_unit or unit, sub_t, "refuse_intake", t, actor[0], {
-                            "reasons": self._enc((comment or "").strip()),
-                            "remedy": self._enc(ctx.remedy[accepted_unit or unit])})
-                        p_store, p_hash = f'{{"documents": ["{doc}"]}}', f'{{"documents":["{doc}"]}}'
-                    if stopped:
-                        for stop in stops:
-                            if stop[1] is None:
-                                stop[1] = d
+                if effect == wf.CLOCK_NONE:   # a move of the record only (its own rows, the holder, a payload)
+                    if action == "complete":
+                        if unpaid is not None:
+                            raise AssertionError(f"{case_no}: completed with the fee unpaid")
+                        comp_t = t
+                        result_no = f"JG-{case_no}"
+                        # app/issuing.issue_for: the decision document, and a permit's certificate
+                        collection = self._collection(accepted_unit or unit)
+                        accepted_on = f'"{wd_str[acc_t // DAY_SECONDS]}"' if acc_t >= 0 else "null"
+                        if state == wf.APPROVED:
+                            docs = [issue(doc_case, accepted_unit or unit, sub_t, "approval", t, actor[0], {
+                                "result_no": f'"{result_no}"', "accepted_on": accepted_on, "collection": collection})]
+                            if item.kind == "行政许可":
+                                valid_until = self._years_later(d, issuing.CERTIFICATE_YEARS)
+                                docs.append(issue(doc_case, accepted_unit or unit, sub_t, "certificate", t, actor[0], {
+                                    "result_no": f'"{result_no}"', "valid_from": f'"{wd_str[d]}"',
+                                    "valid_until": f'"{valid_until.isoformat()}"', "collection": collection},
+                                    doc_no=result_no))
+                        else:
+                            docs = [issue(doc_case, accepted_unit or unit, sub_t, "refusal", t, actor[0], {
+                                "accepted_on": accepted_on, "collection": collection,
+                                "reasons": self._enc(refusal_reason or ""),
+                                "remedy": self._enc(ctx.remedy[accepted_unit or unit])})]
+                        docs_store, docs_hash = '", "'.join(docs), '","'.join(docs)
+                        p_store = f'{{"documents": ["{docs_store}"], "result_no": "{result_no}"}}'
+                        p_hash = f'{{"documents":["{docs_hash}"],"result_no":"{result_no}"}}'
+                        if state == wf.APPROVED:  # the certificate enters the applicant's locker (app/cases.py)
+                            expires = self._years_later(d, case_service.CERTIFICATE_YEARS)
+                            self.locker_rows.append((applicant_uid, "certificate", item.result_name, case_id, item.code,
+                                                     result_no, d, expires, t))
+                    elif action == "review_opinion":   # app/rules._review_opinion: the steps in order
+                        for step_name in item.steps:
+                            if step_name not in done_steps:
+                                done_steps.append(step_name)
+                                break
+                        else:
+                            step_name = item.steps[-1]
+                        key = (step_name, p_store["verdict"])
+                        got = self._review_payloads.get(key)
+                        if got is None:
+                            got = self._review_payloads[key] = _payload({"step": step_name, "verdict": key[1]})
+                        p_store, p_hash = got
+                    elif action == "co_opinion":   # app/rules._co_opinion
+                        task = task_of[p_store["k"]]
+                        if task[7] != "open" or task[2] != ctx.units[actor[2]][1] \
+                                or not task[4].startswith(ctx.units[actor[2]][2]):
+                            raise AssertionError(f"{case_no}: co_opinion by {actor} without an open task")
+                        task[7:12] = ["answered", p_store["verdict"], comment.strip(), t, actor[0]]
+                        late = "true" if dates[d] > task[6] else "false"
+                        p_store = (f'{{"dept_code": "{task[2]}", "late": {late}, "task_id": {task[0]}, '
+                                   f'"verdict": "{task[8]}"}}')
+                        p_hash = f'{{"dept_code":"{task[2]}","late":{late},"task_id":{task[0]},"verdict":"{task[8]}"}}'
+                    elif action == "claim":
+                        if assigned is not None:
+                            raise AssertionError(f"{case_no}: claimed twice")
+                        assigned = actor[0]
+                    elif action == "assess_fee":   # app/fees.assess
+                        p_store, p_hash, unpaid = self._assess(item, p_store["q"], t, actor, doc_case,
+                                                               accepted_unit or unit, sub_t)
+                        unpaid.append(case_id)
+                        self.notice_rows.append(unpaid)
+                    elif action == "record_payment":   # app/fees.reconcile, one file for one payment
+                        p_store, p_hash = self._pay(unpaid, p_store["paid_t"], t, actor, case_no)
+                        unpaid = None
+                    elif action == "transfer":
+                        unit = json.loads(p_store)["unit_id"]
+                        dept = ctx.units[unit][1] or dept
+                        assigned = None
+                        for task in tasks:   # app/rules._transfer
+                            if task[7] == "open":
+                                task[7] = "cancelled"
+                    elif action == "rate":
+                        self.rating_rows.append((case_id, story.rating_level, story.rating_comment, t,
+                                                 applicant_uid))
+                    elif action == "complain":
+                        self._complaint(case_id, applicant_uid, comment, t)
+                else:
+                    if effect == wf.CLOCK_START_INTAKE:
+                        sub_t, clock_start = t, d
+                    elif effect == wf.CLOCK_STOP:
+                        kind = "supplement" if action == "request_supplement" else "special"
+                        if kind == "supplement":   # app/rules._request_supplement, before the stop is written
+                            listed = tuple(sorted(set(p_store["materials"])))
+                            repeat = supp >= 1
+                            late = self.intake_used(clock_start, d, tuple((a, b) for a, b, _, _ in stops)) \
+                                > rules.INTAKE_LIMIT_DAYS
+                        stops.append([d, None, kind, comment])
+                        stopped = True
+                        if kind == "supplement":
+                            supp += 1
+                            doc = issue(doc_case, accepted_unit or unit, sub_t, "supplement", t, actor[0], {
+                                "materials": self._materials_json(item, listed),
+                                "free_text": self._enc((comment or "").strip()), "supplement_number": str(supp)})
+                            p_store, p_hash = _supplement_payload(doc, listed, supp, repeat, late)
+                    elif effect == wf.CLOCK_RESTART:
+                        stops[-1][1] = d
                         stopped = False
-                if action == "complete":
-                    if unpaid is not None:
-                        raise AssertionError(f"{case_no}: completed with the fee unpaid")
-                    comp_t = t
-                    result_no = f"JG-{case_no}"
-                    # app/issuing.issue_for: the decision document, and a permit's certificate
-                    collection = self._collection(accepted_unit or unit)
-                    accepted_on = f'"{wd_str[acc_t // DAY_SECONDS]}"' if acc_t >= 0 else "null"
-                    if state == wf.APPROVED:
-                        docs = [issue(doc_case, accepted_unit or unit, sub_t, "approval", t, actor[0], {
-                            "result_no": f'"{result_no}"', "accepted_on": accepted_on, "collection": collection})]
-                        if item.kind == "行政许可":
-                            valid_until = self._years_later(d, issuing.CERTIFICATE_YEARS)
-                            docs.append(issue(doc_case, accepted_unit or unit, sub_t, "certificate", t, actor[0], {
-                                "result_no": f'"{result_no}"', "valid_from": f'"{wd_str[d]}"',
-                                "valid_until": f'"{valid_until.isoformat()}"', "collection": collection},
-                                doc_no=result_no))
-                    else:
-                        docs = [issue(doc_case, accepted_unit or unit, sub_t, "refusal", t, actor[0], {
-                            "accepted_on": accepted_on, "collection": collection,
-                            "reasons": self._enc(refusal_reason or ""),
-                            "remedy": self._enc(ctx.remedy[accepted_unit or unit])})]
-                    docs_store, docs_hash = '", "'.join(docs), '","'.join(docs)
-                    p_store = f'{{"documents": ["{docs_store}"], "result_no": "{result_no}"}}'
-                    p_hash = f'{{"documents":["{docs_hash}"],"result_no":"{result_no}"}}'
-                    if state == wf.APPROVED:  # the certificate enters the applicant's locker (app/cases.py)
-                        expires = self._years_later(d, case_service.CERTIFICATE_YEARS)
-                        self.locker_rows.append((applicant_uid, "certificate", item.result_name, case_id, item.code,
-                                                 result_no, d, expires, t))
-                elif action == "review_opinion":   # app/rules._review_opinion: the steps in order
-                    for step_name in item.steps:
-                        if step_name not in done_steps:
-                            done_steps.append(step_name)
-                            break
-                    else:
-                        step_name = item.steps[-1]
-                    key = (step_name, p_store["verdict"])
-                    got = self._review_payloads.get(key)
-                    if got is None:
-                        got = self._review_payloads[key] = _payload({"step": step_name, "verdict": key[1]})
-                    p_store, p_hash = got
-                elif action == "co_opinion":   # app/rules._co_opinion
-                    task = task_of[p_store["k"]]
-                    if task[7] != "open" or task[2] != ctx.units[actor[2]][1] \
-                            or not task[4].startswith(ctx.units[actor[2]][2]):
-                        raise AssertionError(f"{case_no}: co_opinion by {actor} without an open task")
-                    task[7:12] = ["answered", p_store["verdict"], comment.strip(), t, actor[0]]
-                    late = "true" if dates[d] > task[6] else "false"
-                    p_store = (f'{{"dept_code": "{task[2]}", "late": {late}, "task_id": {task[0]}, '
-                               f'"verdict": "{task[8]}"}}')
-                    p_hash = f'{{"dept_code":"{task[2]}","late":{late},"task_id":{task[0]},"verdict":"{task[8]}"}}'
-                elif action == "claim":
-                    if assigned is not None:
-                        raise AssertionError(f"{case_no}: claimed twice")
-                    assigned = actor[0]
-                elif action == "assess_fee":   # app/fees.assess
-                    p_store, p_hash, unpaid = self._assess(item, p_store["q"], t, actor, doc_case,
-                                                           accepted_unit or unit, sub_t)
-                    unpaid.append(case_id)
-                    self.notice_rows.append(unpaid)
-                elif action == "record_payment":   # app/fees.reconcile, one file for one payment
-                    p_store, p_hash = self._pay(unpaid, p_store["paid_t"], t, actor, case_no)
-                    unpaid = None
-                elif action == "transfer":
-                    unit = json.loads(p_store)["unit_id"]
-                    dept = ctx.units[unit][1] or dept
-                    assigned = None
-                    for task in tasks:   # app/rules._transfer
-                        if task[7] == "open":
-                            task[7] = "cancelled"
-                elif action == "rate":
-                    self.rating_rows.append((case_id, json.loads(p_store)["level"], story.rating_comment, t,
-                                             applicant_uid))
-                elif action == "complain":
-                    self._complaint(case_id, applicant_uid, comment, t)
+                    elif effect == wf.CLOCK_START_LIMIT:
+                        # app/rules._accept: the accepting unit; art. 32's deemed acceptance; the parallel tasks
+                        accepted_unit = unit if actor[1] == wf.WINDOW_CLERK else actor[2]
+                        payload = {}
+                        if supp == 0 and self.intake_used(clock_start, d, ()) > rules.INTAKE_LIMIT_DAYS:
+                            payload["deemed_accepted_on"] = wd_str[clock_start]
+                        else:
+                            clock_start = d
+                        acc_t = t
+                        done_steps = []
+                        if item.co_depts:
+                            days = min(rules.PARALLEL_TASK_DAYS, max(1, item.promised or rules.PARALLEL_TASK_DAYS))
+                            due = self.due_after(d, days)
+                            listed = []
+                            for k, co in self._co_units(item, accepted_unit):
+                                task = [reserved.task_ids[self.task_next], case_id, item.co_depts[k], co,
+                                        ctx.units[co][2], t, due, "open", None, None, -1, None]
+                                self.task_next += 1
+                                tasks.append(task)
+                                task_of[k] = task
+                                listed.append({"dept_code": task[2], "unit_id": co, "due_on": due.isoformat()})
+                            if listed:
+                                payload["parallel_tasks"] = listed
+                        promised_due = self.dues(False, clock_start, item.promised, item.statutory, item.unit, (),
+                                                 ext)[0]
+                        payload["documents"] = [issue(doc_case, accepted_unit, sub_t, "acceptance", t, actor[0], {
+                            "accepted_on": f'"{wd_str[d]}"',
+                            "promised_due": f'"{promised_due.isoformat()}"' if promised_due else "null"})]
+                        if len(payload) == 1:
+                            p_store = f'{{"documents": ["{payload["documents"][0]}"]}}'
+                            p_hash = f'{{"documents":["{payload["documents"][0]}"]}}'
+                        else:
+                            p_store, p_hash = _payload(payload)
+                    elif effect == wf.CLOCK_EXTEND:
+                        ext += json.loads(p_store)["days"]
+                        limit = case_service.EXTENSION_MAX_JOINT if item.co_depts else case_service.EXTENSION_MAX_SINGLE
+                        if ext > limit:
+                            raise AssertionError(f"{case_no}: extension over the limit of {limit}")
+                    elif effect == wf.CLOCK_END:
+                        if action == "approve" or action == "refuse":
+                            dec_t = t
+                            # app/rules._decide: every review step given, no task open
+                            if len(done_steps) < len(item.steps) or (tasks and any(x[7] == "open" for x in tasks)):
+                                raise AssertionError(f"{case_no}: {action} before the review is complete")
+                            if action == "refuse":
+                                refusal_reason = comment
+                        elif action == "refuse_intake":
+                            doc = issue(doc_case, accepted_unit or unit, sub_t, "refuse_intake", t, actor[0], {
+                                "reasons": self._enc((comment or "").strip()),
+                                "remedy": self._enc(ctx.remedy[accepted_unit or unit])})
+                            p_store, p_hash = f'{{"documents": ["{doc}"]}}', f'{{"documents":["{doc}"]}}'
+                        if stopped:
+                            for stop in stops:
+                                if stop[1] is None:
+                                    stop[1] = d
+                            stopped = False
             if phase:
                 if phase == _FINAL:
                     close_t = t
@@ -1983,7 +1986,7 @@ def _due_dates(ctx: _Context) -> Callable[..., tuple[date | None, date | None]]:
 class _Story:
     """One case's events before they are recorded: (t, actor, action, comment, payload stored, payload hashed)."""
 
-    __slots__ = ("events", "t", "end_t", "window_id", "agent_uid", "late", "rating_comment")
+    __slots__ = ("events", "t", "end_t", "window_id", "agent_uid", "late", "rating_comment", "rating_level")
 
     def __init__(self, t: int, end_t: int):
         self.events: list[tuple[int, tuple[int | None, str, str | None], str, str | None, str | None, str | None]] = []
@@ -1993,6 +1996,7 @@ class _Story:
         self.agent_uid: int | None = None
         self.late = False                        # decided after the promised due date, on purpose
         self.rating_comment: str | None = None   # the text of the 好差评, kept in ratings (the event has the level)
+        self.rating_level = 0
 
     def add(self, t: int, actor: tuple[int | None, str, str | None], action: str, comment: str | None = None,
             payload_store: str | None = None, payload_hash: str | None = None) -> bool:

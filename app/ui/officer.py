@@ -118,8 +118,9 @@ def queue_table(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("task_due").cast(pl.Date).dt.strftime("%Y-%m-%d").fill_null(""),
         pl.col("submitted_at").dt.strftime("%Y-%m-%d %H:%M").fill_null(""),
     )
-    cols = {"case_no": "col.case_no", "co_task": "desk.col_kind", "item": "col.item", "state": "col.state",
-            "applicant_name": "col.applicant", "channel": "desk.col_channel", "submitted_at": "col.submitted_at",
-            "promised_due": "col.due", "task_due": "desk.col_task_due", "warning_level": "col.level",
-            "holder": "desk.col_holder"}
+    # What decides the order comes first (level, due date), so it shows without scrolling.
+    cols = {"case_no": "col.case_no", "warning_level": "col.level", "promised_due": "col.due", "item": "col.item",
+            "state": "col.state", "applicant_name": "col.applicant", "co_task": "desk.col_kind",
+            "task_due": "desk.col_task_due", "holder": "desk.col_holder", "channel": "desk.col_channel",
+            "submitted_at": "col.submitted_at"}
     return out.select(list(cols)).rename({c: tr(k) for c, k in cols.items()})
