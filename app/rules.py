@@ -109,6 +109,19 @@ def co_unit(conn: Connection, lead_unit_id: str, dept_code: str) -> Any:
     return None
 
 
+def deciding_unit(conn: Connection, case: dict[str, Any]) -> str:
+    """The department unit that decides a case a window accepted (前台综合受理、后台审批): the handling unit when
+    it is a department's, else — a town's 便民服务中心 or a village's 便民服务站, which have windows but no one who
+    decides — the item's department in the case's district, or the city's."""
+    unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == case["unit_id"])).fetchone()
+    if unit is not None and unit.dept_code:
+        return unit.unit_id
+    candidates = [f"U-{case['region_code'][:6]}-{case['dept_code']}"] if len(case["region_code"]) >= 6 else []
+    candidates.append(f"U-4207-{case['dept_code']}")
+    found = {r[0] for r in conn.execute(sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id.in_(candidates)))}
+    return next((u for u in candidates if u in found), case["unit_id"])
+
+
 def intake_days_used(cal: clock.WorkCalendar, case: dict[str, Any], stops: list[clock.Stop], today: date) -> int:
     start = case.get("clock_start") or today
     relevant = [st for st in stops if st.end is None or st.end > start]
@@ -119,7 +132,7 @@ def intake_days_used(cal: clock.WorkCalendar, case: dict[str, Any], stops: list[
 def _accept(conn, actor, case, comment, payload, at, cal, stops):
     # The unit that accepts is the unit that decides: an officer accepts for their own unit; a window
     # (综合受理) accepts in the name of the unit that handles the item.
-    accepting = case["unit_id"] if actor.role == wf.WINDOW_CLERK else actor.unit_id
+    accepting = deciding_unit(conn, case) if actor.role == wf.WINDOW_CLERK else actor.unit_id
     changes: dict[str, Any] = {"accepted_unit_id": accepting}
     today = at.date()
     if intake_days_used(cal, case, stops, today) > INTAKE_LIMIT_DAYS and case["supplement_count"] == 0:
@@ -226,6 +239,13 @@ def _co_opinion(conn, actor, case, comment, payload, at, cal, stops):
     return None
 
 
+def _withdraw(conn, actor, case, comment, payload, at, cal, stops):
+    # A withdrawn case needs no more opinions: its open tasks end with it.
+    conn.execute(s.parallel_tasks.update().where(s.parallel_tasks.c.case_id == case["case_id"],
+                                                 s.parallel_tasks.c.state == "open").values(state="cancelled"))
+    return None
+
+
 def _transfer(conn, actor, case, comment, payload, at, cal, stops):
     # The receiving unit accepts afresh: the tasks the old acceptance opened no longer stand.
     conn.execute(s.parallel_tasks.update().where(s.parallel_tasks.c.case_id == case["case_id"],
@@ -283,5 +303,5 @@ _RULES = {
     "assess_fee": _fee_move, "record_payment": _fee_move,
     "accept": _accept, "request_supplement": _request_supplement, "refuse_intake": _refuse_intake,
     "review_opinion": _review_opinion, "approve": _decide, "refuse": _decide, "co_opinion": _co_opinion,
-    "transfer": _transfer, "receive_transfer": _receive_transfer, "complete": _complete, "claim": _claim, "assign": _assign,
+    "transfer": _transfer, "receive_transfer": _receive_transfer, "withdraw": _withdraw, "complete": _complete, "claim": _claim, "assign": _assign,
 }

@@ -302,12 +302,12 @@ def related_cases(db: Database, actor: Actor, case: dict[str, Any], limit: int =
 
 
 def transfer_targets(db: Database, actor: Actor, case: dict[str, Any]) -> list[tuple[str, str]]:
-    """Where a case can be transferred (纵贯乡村): the units above the case's place that handle its item —
-    the town's 便民服务中心, the district's and the city's bureau — other than the one holding it."""
+    """Where a case can be transferred (纵贯乡村): the district's and the city's bureau of the case's department,
+    other than the unit holding it."""
+    # Up to a unit with someone who receives and decides: the item's department at the district or the city
+    # (a town's 便民服务中心 has windows only, so a case sent there could never be received).
     region = case["region_code"]
     candidates = []
-    if len(region) >= 9:
-        candidates.append(f"U-{region[:9]}-BMFW")
     if len(region) >= 6:
         candidates.append(f"U-{region[:6]}-{case['dept_code']}")
     candidates.append(f"U-4207-{case['dept_code']}")

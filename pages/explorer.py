@@ -38,7 +38,7 @@ if not (isinstance(period, tuple) and len(period) == 2):
     st.stop()
 q = explorer.Query(start=period[0], end=period[1], path=path, drill=list(drill), dept_codes=chosen_depts,
                    item_code=item, level=level)
-crumbs = [tr(f"explore.top_{path}")] + [f"{tr('explore.col_' + col)}：{explorer.label_of(db, col, value)}"
+crumbs = [tr(f"explore.top_{path}")] + [f"{tr(f'explore.col_{col}')}：{explorer.label_of(db, col, value)}"
                                         for col, value in drill]
 st.caption(" › ".join(crumbs))
 if drill and st.button(tr("explore.up"), key="ex-up"):

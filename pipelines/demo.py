@@ -1430,6 +1430,10 @@ class _Chunk:
                         for task in tasks:   # app/rules._transfer
                             if task[7] == "open":
                                 task[7] = "cancelled"
+                    elif action == "withdraw":
+                        for task in tasks:   # app/rules._withdraw
+                            if task[7] == "open":
+                                task[7] = "cancelled"
                     elif action == "rate":
                         self.rating_rows.append((case_id, story.rating_level, story.rating_comment, t,
                                                  applicant_uid))

@@ -318,3 +318,24 @@ def test_two_co_departments_at_once_lose_no_opinion(seeded_db):
     assert {t.opinion for t in _tasks(db, case["case_id"])} == set(opinions.values())
     actions = [e["action"] for e in cases.case_events(db, SYSTEM, case["case_id"])]
     assert actions.count("co_opinion") == 2
+
+
+def test_a_window_acceptance_at_a_service_centre_is_decided_by_the_department(seeded_db):
+    """前台综合受理、后台审批: a 便民服务中心 has windows but nobody who decides; the case it accepts goes to the
+    item's department in the district, whose head then decides it."""
+    db, a = seeded_db, seeded_db.actors
+    case = file_case(db, a["clerk"], item_code="4207-GF-SCJG-001", applicant=applicant_of(db, a["applicant"]))
+    assert case["unit_id"] == "U-420704001-BMFW"          # handled at the town's service centre
+    assert "U-420704001-BMFW" not in dict(workbench.transfer_targets(db, a["clerk"], case))
+    case = advance(db, a, case, [("accept", "clerk")])
+    assert case["accepted_unit_id"] == "U-420704-SCJG"
+    case = advance(db, a, case, [("start_review", "district_officer"),
+                                 ("review_opinion", "district_officer", "符合登记条件", {"step": "审查"}),
+                                 ("approve", "district_head")])
+    assert case["state"] == wf.APPROVED
+
+
+def test_withdrawal_closes_the_open_parallel_tasks(seeded_db):
+    db, a = seeded_db, seeded_db.actors
+    case = advance(db, a, _submitted(db, HOTEL), [("accept", "gaj_officer"), ("withdraw", "applicant", "不办了")])
+    assert {t.state for t in _tasks(db, case["case_id"])} == {"cancelled"}
