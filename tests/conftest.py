@@ -68,3 +68,20 @@ def seeded_db(request, tmp_path_factory):  # noqa: ANN001
 def _release_cached_databases():
     yield
     forget_databases()
+
+
+@pytest.fixture
+def env(seeded_db, monkeypatch, tmp_path):  # noqa: ANN001, ANN201
+    """For page tests: the pages read their database from the environment (as the server does); Streamlit's
+    caches start empty (st.cache_resource survives between AppTest runs)."""
+    import streamlit as st
+
+    monkeypatch.setenv("EZZ_DATABASE_URL", seeded_db.url)
+    if seeded_db.schema:
+        monkeypatch.setenv("EZZ_DATABASE_SCHEMA", seeded_db.schema)
+    monkeypatch.setenv("EZZ_BACKGROUND_JOBS", "0")
+    monkeypatch.setenv("EZZ_FILES_DIR", str(tmp_path / "files"))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield seeded_db
+    st.cache_resource.clear()

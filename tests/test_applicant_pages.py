@@ -37,17 +37,6 @@ _people = itertools.count(1)
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------------------
-@pytest.fixture
-def env(seeded_db, monkeypatch, tmp_path):  # noqa: ANN001, ANN201
-    monkeypatch.setenv("EZZ_DATABASE_URL", seeded_db.url)
-    if seeded_db.schema:
-        monkeypatch.setenv("EZZ_DATABASE_SCHEMA", seeded_db.schema)
-    monkeypatch.setenv("EZZ_BACKGROUND_JOBS", "0")
-    monkeypatch.setenv("EZZ_FILES_DIR", str(tmp_path / "files"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield seeded_db
-    st.cache_resource.clear()
 
 
 def new_applicant(db, *, enterprise: bool = False, region_code: str | None = None):  # noqa: ANN001, ANN201

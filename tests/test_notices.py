@@ -10,6 +10,8 @@ from datetime import date
 
 import pytest
 
+from tests.test_documents import decode_qr, pdf_text
+
 from app import notices
 from app.notices import FeeLine, NoticeFacts
 
@@ -48,24 +50,6 @@ FACTS = {
 TITLES = {"acceptance": "受理通知书", "supplement": "补正材料告知书", "refuse_intake": "不予受理决定书",
           "approval": "准予行政许可决定书", "refusal": "不予行政许可决定书", "certificate": "食品经营许可证",
           "payment": "缴款通知书"}
-
-
-def pdf_text(data: bytes, *, layout: bool = True) -> str:
-    """Text of a PDF as pdftotext extracts it, all white space removed (as in tests/test_documents.py)."""
-    args = ["pdftotext", *(["-layout"] if layout else []), "-", "-"]
-    out = subprocess.run(args, input=data, capture_output=True, check=True).stdout
-    return re.sub(r"\s+", "", out.decode("utf-8"))
-
-
-def decode_qr(data: bytes, tmp_path) -> list[str]:  # noqa: ANN001
-    import zxingcpp
-    from PIL import Image
-
-    (tmp_path / "doc.pdf").write_bytes(data)
-    subprocess.run(["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", "-singlefile",
-                    str(tmp_path / "doc.pdf"), str(tmp_path / "page")], check=True)
-    with Image.open(tmp_path / "page.png") as image:
-        return [b.text for b in zxingcpp.read_barcodes(image)]
 
 
 @pytest.fixture(scope="module")

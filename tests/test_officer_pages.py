@@ -56,18 +56,6 @@ ACTION_NAMES = {"claim": "领办", "accept": "受理", "request_supplement": "�
 
 
 # -- fixtures and helpers -------------------------------------------------------------------------------------
-@pytest.fixture
-def env(seeded_db, monkeypatch, tmp_path):  # noqa: ANN001, ANN201
-    """The pages read their database from the environment (as the server does); caches start empty."""
-    monkeypatch.setenv("EZZ_DATABASE_URL", seeded_db.url)
-    if seeded_db.schema:
-        monkeypatch.setenv("EZZ_DATABASE_SCHEMA", seeded_db.schema)
-    monkeypatch.setenv("EZZ_BACKGROUND_JOBS", "0")
-    monkeypatch.setenv("EZZ_FILES_DIR", str(tmp_path / "files"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield seeded_db
-    st.cache_resource.clear()
 
 
 def page(actor, name: str, **query: str) -> AppTest:  # noqa: ANN001
