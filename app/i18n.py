@@ -905,6 +905,7 @@ M: dict[str, tuple[str, str]] = {
     "desk.level_yellow_intake": ("受理审查即将到期（黄灯预警）。", "The intake window ends soon (yellow)."),
     "desk.level_red_handling": ("已超过承诺时限（红灯）。", "The promised limit has passed (red)."),
     "desk.level_yellow_handling": ("即将到期（黄灯预警）。", "Due soon (yellow warning)."),
+    "monitor.urgent": ("最紧急的在办件（红灯、黄灯在前）", "The most urgent open cases (red, then yellow)"),
 }
 
 

@@ -2,9 +2,10 @@
 import plotly.express as px
 import streamlit as st
 
-from app import stats
+from app import alarms, stats
 from app import workflow as wf
 from app.ui import session as ui
+from app.ui.supervision_view import card_table
 from app.ui.widgets import percent, table
 
 tr = ui.tr
@@ -26,3 +27,15 @@ if not by_dept.is_empty():
                  labels={"x": tr("col.department"), "y": tr("col.count")})
     st.plotly_chart(fig, width="stretch")
 table(by_dept, "overdue_by_department")
+
+# The live monitor's lists: the most urgent open cases city-wide, the open alarms by rule, the latest cards.
+actor = ui.actor()
+st.subheader(tr("monitor.urgent"))
+table(stats.urgent_cases(db, actor, limit=50), "urgent_cases")
+st.subheader(tr("page.alarms"))
+counts = alarms.alarm_counts(db, actor)
+cols = st.columns(5)
+for n, rule in enumerate(alarms.RULES):
+    cols[n % 5].metric(tr(f"alarm.{rule}"), f"{counts.get(rule, 0):,}")
+st.subheader(tr("card.title"))
+card_table(alarms.cards_for(db, actor).head(20), "latest_cards")
