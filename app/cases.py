@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from app import calendar_store, clock, issuing, record, rules, timeutil
 from app import schema as s
 from app import workflow as wf
+from app.config import warning_rule
 from app.db import Database, StaleVersionError, update_versioned
 from app.permissions import Actor, PermissionDenied, can_act, can_view, case_scope, holds_task
 from app.validators import validate_credit_code, validate_resident_id
@@ -119,11 +120,14 @@ def clock_fields(cal: clock.WorkCalendar, case: dict[str, Any], stops: list[cloc
     if state in wf.FINAL_STATES or state in (wf.APPROVED, wf.REFUSED) or start is None:
         return {"warning_level": None}
     relevant = [st for st in stops if st.end is None or st.end > start]
+    yellow_days, yellow_ratio = warning_rule()   # configurable (EZZ_YELLOW_DAYS / EZZ_YELLOW_RATIO)
     if state in (wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.TRANSFERRED):
-        status = clock.clock_status(cal, start, INTAKE_LIMIT_DAYS, today, "working", relevant)
+        status = clock.clock_status(cal, start, INTAKE_LIMIT_DAYS, today, "working", relevant,
+                                    yellow_days=yellow_days, yellow_ratio=yellow_ratio)
         return {"promised_due": status.due, "statutory_due": status.due, "warning_level": status.level}
     ext = case.get("extension_days") or 0
-    promised = clock.clock_status(cal, start, case["promised_days"], today, "working", relevant, ext)
+    promised = clock.clock_status(cal, start, case["promised_days"], today, "working", relevant, ext,
+                                  yellow_days=yellow_days, yellow_ratio=yellow_ratio)
     statutory_due = clock.due_date(cal, start, case["statutory_limit"], case["statutory_unit"], relevant, ext)
     return {"promised_due": promised.due, "statutory_due": statutory_due, "warning_level": promised.level}
 

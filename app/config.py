@@ -5,6 +5,7 @@ start in production with an unsafe default.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ class Settings:
     background_jobs: bool = True
     job_interval_seconds: int = 300
     write_retries: int = 5
+    yellow_days: int = 2          # domain.md §5 defaults: yellow at ≤ 2 working days left …
+    yellow_ratio: float = 0.8     # … or 80 % of the limit used; red when the limit has passed
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -62,6 +65,8 @@ class Settings:
                 raise ConfigError(
                     "EZZ_COOKIE_KEY must be set to a secret of at least 32 characters in production mode"
                 )
+        if self.yellow_days < 0 or not 0 < self.yellow_ratio <= 1:
+            raise ConfigError("EZZ_YELLOW_DAYS must be ≥ 0 and EZZ_YELLOW_RATIO within (0, 1]")
         if self.mode not in ("development", "production"):
             raise ConfigError(f"EZZ_MODE must be development or production, not {self.mode!r}")
 
@@ -85,4 +90,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         background_jobs=values.get("EZZ_BACKGROUND_JOBS", "1") in ("1", "true", "yes"),
         job_interval_seconds=int(values.get("EZZ_JOB_INTERVAL_SECONDS", "300")),
         write_retries=int(values.get("EZZ_WRITE_RETRIES", "5")),
+        yellow_days=int(values.get("EZZ_YELLOW_DAYS", "2")),
+        yellow_ratio=float(values.get("EZZ_YELLOW_RATIO", "0.8")),
     )
+
+
+@functools.lru_cache(maxsize=1)
+def warning_rule() -> tuple[int, float]:
+    """The yellow-warning thresholds (working days left, share of the limit used), read once per process;
+    tests that change them call warning_rule.cache_clear()."""
+    s = load_settings()
+    return s.yellow_days, s.yellow_ratio

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from app import applications, calendar_store, cases, clock, fees, issuing, rules, timeutil
 from app import schema as s
 from app import workflow as wf
+from app.config import warning_rule
 from app.db import Database
 from app.permissions import Actor, can_act, case_scope, shown_identifier
 from app.validators import mask_id
@@ -277,12 +278,15 @@ def clock_summary(cal: clock.WorkCalendar, case: dict[str, Any], stops: list[Any
     end = today
     if case["state"] in (wf.APPROVED, wf.REFUSED) and case.get("decided_at"):
         end = case["decided_at"].date()
+    yellow_days, yellow_ratio = warning_rule()
     if case["state"] in (wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.TRANSFERRED):
-        status = clock.clock_status(cal, start, rules.INTAKE_LIMIT_DAYS, end, "working", st)
+        status = clock.clock_status(cal, start, rules.INTAKE_LIMIT_DAYS, end, "working", st,
+                                    yellow_days=yellow_days, yellow_ratio=yellow_ratio)
         phase = "intake"
     else:
         status = clock.clock_status(cal, start, case["promised_days"], end, "working", st,
-                                    case.get("extension_days") or 0)
+                                    case.get("extension_days") or 0, yellow_days=yellow_days,
+                                    yellow_ratio=yellow_ratio)
         phase = "handling"
     return {"phase": phase, "used": status.used, "limit": status.limit, "remaining": status.remaining,
             "due": status.due, "stopped": status.stopped, "level": status.level, "provisional": status.provisional,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from app import cases
@@ -62,3 +63,22 @@ def test_job_runner_runs_the_recomputation(seeded_db):
         expected = conn.execute(sa.text("SELECT COUNT(*) FROM cases WHERE state <> 'draft' "
                                         "AND submitted_at IS NOT NULL")).scalar_one()
     assert received == expected
+
+
+def test_warning_thresholds_are_configurable(seeded_db, monkeypatch):
+    """domain.md §5: yellow at ≤ 2 working days left or 80 % used, by default — and configurable."""
+    from app.config import ConfigError, load_settings, warning_rule
+
+    case = _accepted(seeded_db, datetime(2026, 9, 17, 10, 0))     # 3 working days promised, none used yet
+    try:
+        recompute_warning_levels(seeded_db, today=date(2026, 9, 17))
+        assert cases.get_case(seeded_db, seeded_db.actors["head"], case["case_id"])["warning_level"] == "green"
+        monkeypatch.setenv("EZZ_YELLOW_DAYS", "3")
+        warning_rule.cache_clear()
+        recompute_warning_levels(seeded_db, today=date(2026, 9, 17))
+        assert cases.get_case(seeded_db, seeded_db.actors["head"], case["case_id"])["warning_level"] == "yellow"
+    finally:
+        monkeypatch.delenv("EZZ_YELLOW_DAYS")
+        warning_rule.cache_clear()
+    with pytest.raises(ConfigError):
+        load_settings({"EZZ_YELLOW_RATIO": "1.5"}).check()
