@@ -21,7 +21,7 @@ from app import audit, calendar_store, clock, timeutil
 from app import schema as s
 from app import workflow as wf
 from app.db import Database
-from app.permissions import Actor, PermissionDenied
+from app.permissions import Actor, NO_CODE, PermissionDenied
 
 RULES = ("overdue", "approaching", "late_supplement", "repeat_supplement", "fee_over_standard", "fee_free_item",
          "decision_without_acceptance", "result_without_decision", "complaint_unanswered", "bad_review_late")
@@ -147,7 +147,7 @@ def _dept_scope(actor: Actor, table: sa.Table) -> sa.ColumnElement[bool]:
     if actor.role in (wf.OFFICER, wf.HEAD) and actor.dept_code:
         cond = table.c.dept_code == actor.dept_code
         if "region_code" in table.c:
-            cond = sa.and_(cond, sa.func.coalesce(table.c.region_code, "").startswith(actor.region_code or "∅"))
+            cond = sa.and_(cond, sa.func.coalesce(table.c.region_code, "").startswith(actor.region_code or NO_CODE))
         return cond
     raise PermissionDenied("perm.supervision")
 
@@ -299,7 +299,7 @@ def handle_followup(db: Database, actor: Actor, case_id: int, *, verification: s
 
     def work(conn: Connection) -> None:
         row = conn.execute(sa.select(s.review_followups).where(f.case_id == case_id)).fetchone()
-        if row is None or row.dept_code != actor.dept_code or not row.region_code.startswith(actor.region_code or "∅"):
+        if row is None or row.dept_code != actor.dept_code or not row.region_code.startswith(actor.region_code or NO_CODE):
             raise PermissionDenied("perm.followup")
         done = conn.execute(s.review_followups.update().where(f.case_id == case_id, f.state == "open").values(
             state="handled", verification=texts[0], rectification=texts[1], answer=texts[2],
@@ -312,11 +312,6 @@ def handle_followup(db: Database, actor: Actor, case_id: int, *, verification: s
 
     db.write(work)
 
-
-def departments(db: Database) -> dict[str, str]:
-    with db.read() as conn:
-        return dict(conn.execute(sa.select(s.departments.c.dept_code, s.departments.c.name)
-                                 .order_by(s.departments.c.dept_code)).all())
 
 
 def user_id_of(db: Database, username: str) -> int:

@@ -19,11 +19,11 @@ from app import schema as s
 from app import workflow as wf
 from app.config import warning_rule
 from app.db import Database, StaleVersionError, update_versioned
-from app.permissions import Actor, PermissionDenied, can_act, can_view, case_scope, holds_task
+from app.permissions import Actor, NO_CODE, PermissionDenied, can_act, can_view, case_scope, holds_task
+from app.rules import INTAKE_LIMIT_DAYS, item_version  # noqa: F401 - re-exported: documents, pages, demo use them
 from app.validators import validate_credit_code, validate_resident_id
 
 CITY_PREFIX = "420700"
-INTAKE_LIMIT_DAYS = 5       # law art. 32: the one-time supplement notice within 5 working days of receipt
 EXTENSION_MAX_SINGLE = 10   # law art. 42: 20 working days, extendable by 10
 EXTENSION_MAX_JOINT = 15    # joint or centralised handling: 45, extendable by 15
 
@@ -74,11 +74,6 @@ def current_item(conn: Connection, item_code: str) -> Any:
         raise CaseError("case.item_unknown", item=item_code)
     return row
 
-
-def item_version(conn: Connection, item_code: str, version: int) -> Any:
-    return conn.execute(
-        sa.select(s.items).where(s.items.c.item_code == item_code, s.items.c.version == version)
-    ).fetchone()
 
 
 def handling_unit(conn: Connection, item: Any, region_code: str) -> str:
@@ -301,9 +296,6 @@ def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_v
     return db.write(work)
 
 
-CERTIFICATE_YEARS = 5
-
-
 def _issue_certificate(conn: Connection, case: dict[str, Any], result_no: str, at: datetime) -> None:
     """An approved case's result enters the applicant's locker, where later applications can reuse it."""
     if case["state"] != wf.APPROVED or case["applicant_user_id"] is None:
@@ -314,15 +306,8 @@ def _issue_certificate(conn: Connection, case: dict[str, Any], result_no: str, a
     add_to_locker(conn, owner_user_id=case["applicant_user_id"], kind="certificate",
                   name=item.result_name or item.name, source_case_id=case["case_id"], item_code=item.item_code,
                   certificate_no=result_no, issued_on=at.date(),
-                  expires_on=_years_later(at.date(), CERTIFICATE_YEARS))
+                  expires_on=issuing.years_later(at.date(), issuing.CERTIFICATE_YEARS))
 
-
-def _years_later(day: date, years: int) -> date:
-    """The same day `years` later; 29 February becomes 28 February in a common year."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
 
 
 class _Row:
@@ -337,7 +322,7 @@ def open_task_of(conn: Connection, actor: Actor, case_id: int) -> Any:
     """The actor's department's open parallel-approval task on a case, if any."""
     t = s.parallel_tasks.c
     rows = conn.execute(sa.select(s.parallel_tasks).where(t.case_id == case_id, t.state == "open",
-                                                          t.dept_code == (actor.dept_code or "∅"))).fetchall()
+                                                          t.dept_code == (actor.dept_code or NO_CODE))).fetchall()
     return next((r for r in rows if holds_task(actor, r)), None)
 
 
@@ -356,7 +341,7 @@ def _co_department_of(conn: Connection, actor: Actor, case: Any) -> bool:
         return False
     t = s.parallel_tasks.c
     rows = conn.execute(sa.select(s.parallel_tasks).where(t.case_id == case.case_id,
-                                                          t.dept_code == (actor.dept_code or "∅"))).fetchall()
+                                                          t.dept_code == (actor.dept_code or NO_CODE))).fetchall()
     return any(holds_task(actor, r) for r in rows)
 
 

@@ -22,6 +22,7 @@ from app import cases
 from app import schema as s
 from app.config import DATA_DIR
 from app.db import Database
+from app.issuing import UNIT_NAMES
 from app.reference import CITY_CODE, GENERAL_WINDOW_ID, LEVEL_NAMES
 
 LIFE_EVENTS_FILE = DATA_DIR / "catalog_extras" / "life_events.csv"
@@ -33,7 +34,6 @@ COLUMN_NAMES = {"approval": "行政审批", "public": "公共服务", "convenien
 LEVELS = tuple(LEVEL_NAMES[n] for n in (2, 3, 4, 5))   # 市, 区, 乡镇街道, 村社区
 LIFE_EVENT_KINDS = ("人生事件", "企业事件")
 
-UNIT_NAMES = {"working": "工作日", "calendar": "自然日"}
 NO_FEE = "不收费"
 # 行政许可法 art. 58: implementing a licence is free unless a law or administrative regulation says otherwise.
 LICENCE_FREE_BASIS = "《中华人民共和国行政许可法》第五十八条"
@@ -217,6 +217,13 @@ def search(db: Database, *, column: str | None = None, dept_code: str | None = N
     rows.sort(key=lambda r: (COLUMNS.index(r["category"]) if r["category"] in COLUMNS else len(COLUMNS),
                              r["item_code"]))
     return pl.DataFrame(rows, schema=RESULT_COLUMNS)
+
+
+def department_names(db: Database) -> dict[str, str]:
+    """Every department's full name by code (for tables, filters and reports)."""
+    with db.read() as conn:
+        return dict(conn.execute(sa.select(s.departments.c.dept_code, s.departments.c.name)
+                                 .order_by(s.departments.c.dept_code)).all())
 
 
 def departments(db: Database) -> pl.DataFrame:

@@ -27,6 +27,8 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from app import applications, cases
+from app.issuing import ID_LABELS, UNIT_NAMES
+from app.issuing import limit_text as _limit_text
 from app import schema as s
 from app import workflow as wf
 from app.db import Database
@@ -36,9 +38,7 @@ from app.validators import mask_id
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 CHANNEL_NAMES = {"online": "网上申报", "window": "窗口受理"}
-UNIT_NAMES = {"working": "工作日", "calendar": "自然日"}
 LEVEL_NAMES = {"市": "市级", "区": "区级", "乡镇街道": "乡镇（街道）", "村社区": "村（社区）"}
-ID_LABELS = {"resident_id": "居民身份证号码", "credit_code": "统一社会信用代码"}
 # States in which the intake window (art. 32) is the running clock, so `promised_due` is its end.
 _INTAKE_STATES = (wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.TRANSFERRED)
 _HANDLING_STATES = (wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE)
@@ -94,10 +94,6 @@ def _datetime_text(d: datetime | None) -> str:
     if d is None:
         return ""
     return f"{_date_text(d)}{d.hour}时{d.minute:02d}分"
-
-
-def _limit_text(days: int, unit: str) -> str:
-    return f"{days}个{UNIT_NAMES.get(unit, '工作日')}"
 
 
 # -- QR code and look-up address ---------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import polars as pl
+import sqlalchemy as sa
 
+from app import schema as s
 from app.db import Database
 
 # Drill paths: each step groups by a column of fct_case; the last step lists cases.
@@ -89,29 +91,27 @@ def explore(db: Database, q: Query) -> pl.DataFrame:
         SELECT now.*, {', '.join(f'before.{m} AS prev_{m}' for m in MEASURES)}
         FROM now LEFT JOIN before USING (key) WHERE now.key IS NOT NULL ORDER BY now.received DESC"""
     frame = marts.read(db, sql, params + params_prev)
-    names = _names(db, group)
+    names = _names(db, group, frame["key"].to_list())
     return frame.with_columns(pl.col("key").replace_strict(names, default=pl.col("key")).alias("name")).select(
         "key", "name", *[c for c in frame.columns if c != "key"])
 
 
-def _names(db: Database, column: str) -> dict[str, str]:
-    """Names for the codes a drill step groups by (regions, departments, officers)."""
-    import sqlalchemy as sa
-
-    from app import schema as s
-
+def _names(db: Database, column: str, keys: list[str]) -> dict[str, str]:
+    """Names for the codes a drill step shows (regions, departments, officers): only those codes are read."""
+    if column in ("district_code", "town_code", "village_code"):
+        code, name = s.regions.c.code, s.regions.c.name
+    elif column == "dept_code":
+        code, name = s.departments.c.dept_code, s.departments.c.name
+    elif column == "officer_user_id":
+        code, name = sa.cast(s.users.c.user_id, sa.String), s.users.c.display_name
+    else:
+        return {}
+    wanted = [str(k) for k in keys if k is not None]
+    if not wanted:
+        return {}
     with db.read() as conn:
-        if column in ("district_code", "town_code", "village_code"):
-            rows = conn.execute(sa.select(s.regions.c.code, s.regions.c.name))
-        elif column == "dept_code":
-            rows = conn.execute(sa.select(s.departments.c.dept_code, s.departments.c.name))
-        elif column == "officer_user_id":
-            rows = conn.execute(sa.select(sa.cast(s.users.c.user_id, sa.String), s.users.c.display_name)
-                                .where(s.users.c.role.in_(("officer", "head", "window_clerk"))))
-        else:
-            return {}
-        return {str(k): v for k, v in rows}
+        return {str(k): v for k, v in conn.execute(sa.select(code, name).where(code.in_(wanted)))}
 
 
 def label_of(db: Database, column: str, value: str) -> str:
-    return _names(db, column).get(str(value), str(value))
+    return _names(db, column, [value]).get(str(value), str(value))

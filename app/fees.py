@@ -99,8 +99,7 @@ def assess(db: Database, actor: Actor, case_id: int, *, expected_version: int, q
     """Assess the fee from the item's standard and issue a payment notice; returns the notice."""
     case = cases.get_case(db, actor, case_id)
     with db.read() as conn:
-        item = conn.execute(sa.select(s.items).where(s.items.c.item_code == case["item_code"],
-                                                     s.items.c.version == case["item_version"])).fetchone()
+        item = cases.item_version(conn, case["item_code"], case["item_version"])
     if not item.charges_fee:
         raise FeeError("fee.free_item")
     standards = {r["fee_code"]: r for r in standards_for(db, case["item_code"])}

@@ -79,7 +79,8 @@ def _store(conn: Connection, actor: Actor, case: dict[str, Any], facts: dict[str
     return facts["doc_no"]
 
 
-def _limit(days: int, unit: str) -> str:
+def limit_text(days: int, unit: str) -> str:
+    """A time limit as printed: "20个工作日", "30个自然日"."""
     return f"{days}个{UNIT_NAMES.get(unit, '工作日')}"
 
 
@@ -89,7 +90,8 @@ def _last_comment(conn: Connection, case_id: int, action: str) -> str:
                         .order_by(ev.seq.desc()).limit(1)).scalar() or ""
 
 
-def _years_later(day: date, years: int) -> date:
+def years_later(day: date, years: int) -> date:
+    """The same day `years` later; 29 February becomes 28 February in a common year."""
     try:
         return day.replace(year=day.year + years)
     except ValueError:
@@ -106,8 +108,8 @@ def issue_for(conn: Connection, actor: Actor, before: dict[str, Any], after: dic
         item = facts["_item"]
         if kind == "acceptance":
             facts.update(accepted_on=at.date(), promised_due=after.get("promised_due"),
-                         limit_text=_limit(after["promised_days"], "working"),
-                         statutory_text=_limit(after["statutory_limit"], after["statutory_unit"]))
+                         limit_text=limit_text(after["promised_days"], "working"),
+                         statutory_text=limit_text(after["statutory_limit"], after["statutory_unit"]))
         elif kind == "supplement":
             names = dict(conn.execute(sa.select(s.item_materials.c.seq, s.item_materials.c.name).where(
                 s.item_materials.c.item_code == item.item_code, s.item_materials.c.version == item.version)).all())
@@ -133,7 +135,7 @@ def issue_for(conn: Connection, actor: Actor, before: dict[str, Any], after: dic
         if decided == wf.APPROVED and item.kind == "行政许可":
             cert = _base_facts(conn, after, "certificate", after["result_no"], at)
             cert.update(result_no=after["result_no"], result_name=item.result_name or item.name,
-                        valid_from=at.date(), valid_until=_years_later(at.date(), CERTIFICATE_YEARS),
+                        valid_from=at.date(), valid_until=years_later(at.date(), CERTIFICATE_YEARS),
                         collection=facts["collection"])
             issued.append(_store(conn, actor, after, cert, at))
     elif action == "assess_fee":

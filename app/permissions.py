@@ -57,8 +57,8 @@ def case_scope(actor: Actor) -> sa.ColumnElement[bool]:
     if actor.role == wf.WINDOW_CLERK:
         return c.agent_user_id == actor.user_id  # only the cases they registered at their window
     if actor.role in (wf.OFFICER, wf.HEAD):
-        own = sa.and_(c.dept_code == (actor.dept_code or "∅"),
-                      c.region_code.startswith(actor.region_code or "∅"), c.state != wf.DRAFT)
+        own = sa.and_(c.dept_code == (actor.dept_code or NO_CODE),
+                      c.region_code.startswith(actor.region_code or NO_CODE), c.state != wf.DRAFT)
         return sa.or_(own, c.case_id.in_(co_task_cases(actor)))
     if actor.role in (wf.SUPERVISOR, wf.LEADER, wf.ADMIN):
         return c.state != wf.DRAFT  # a draft is the applicant's own until it is submitted (domain.md §4)
@@ -71,13 +71,13 @@ def co_task_cases(actor: Actor) -> sa.Select:
     """The cases whose parallel-approval task went to the actor's department within their unit's subtree
     (并联审批: a co-department sees the case and its materials to give its opinion)."""
     t = s.parallel_tasks.c
-    return sa.select(t.case_id).where(t.dept_code == (actor.dept_code or "∅"),
-                                      t.region_code.startswith(actor.region_code or "∅"))
+    return sa.select(t.case_id).where(t.dept_code == (actor.dept_code or NO_CODE),
+                                      t.region_code.startswith(actor.region_code or NO_CODE))
 
 
 def holds_task(actor: Actor, task: Any) -> bool:
     return (actor.role in (wf.OFFICER, wf.HEAD) and task.dept_code == actor.dept_code
-            and task.region_code.startswith(actor.region_code or "∅"))
+            and task.region_code.startswith(actor.region_code or NO_CODE))
 
 
 def can_view(actor: Actor, case: Any) -> bool:
@@ -86,7 +86,7 @@ def can_view(actor: Actor, case: Any) -> bool:
     if actor.role == wf.WINDOW_CLERK:
         return case.agent_user_id == actor.user_id
     if actor.role in (wf.OFFICER, wf.HEAD):
-        return (case.dept_code == actor.dept_code and case.region_code.startswith(actor.region_code or "∅")
+        return (case.dept_code == actor.dept_code and case.region_code.startswith(actor.region_code or NO_CODE)
                 and case.state != wf.DRAFT)
     if actor.role in (wf.SUPERVISOR, wf.LEADER, wf.ADMIN):
         return case.state != wf.DRAFT

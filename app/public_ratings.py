@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import duckdb
 import polars as pl
 import sqlalchemy as sa
 
 from app import schema as s
 from app import timeutil
+from app.catalogue import department_names
 from app.db import Database
 
 GOOD_LEVELS = (4, 5)
@@ -23,7 +25,7 @@ def _marts(db: Database, sql: str, params: list | None = None) -> pl.DataFrame |
 
     try:
         return marts.read(db, sql, params)
-    except Exception:  # noqa: BLE001 - the marts are not built yet (a new installation): nothing to publish
+    except duckdb.CatalogException:   # the marts are not built yet (a new installation): nothing to publish
         return None
 
 
@@ -41,16 +43,11 @@ def department_ratings(db: Database, week: date) -> pl.DataFrame:
                        "FROM marts.mart_dept_rating_week WHERE week = ? ORDER BY score DESC, dept_code", [week])
     if frame is None or frame.is_empty():
         return pl.DataFrame()
-    names = _department_names(db)
+    names = department_names(db)
     return frame.with_columns(pl.col("dept_code").replace_strict(names, default=pl.col("dept_code"))
                               .alias("department")).select(
         "department", "score", "grade", pl.col("efficiency").round(1), pl.col("quality").round(1),
         pl.col("satisfaction").round(1), "received", "completed")
-
-
-def _department_names(db: Database) -> dict[str, str]:
-    with db.read() as conn:
-        return dict(conn.execute(sa.select(s.departments.c.dept_code, s.departments.c.name)).all())
 
 
 def review_counts(db: Database, since: date | None = None) -> pl.DataFrame:
@@ -66,7 +63,7 @@ def review_counts(db: Database, since: date | None = None) -> pl.DataFrame:
         rows = [dict(x._mapping) for x in conn.execute(q)]
     if not rows:
         return pl.DataFrame()
-    names = _department_names(db)
+    names = department_names(db)
     frame = pl.DataFrame(rows).with_columns(pl.col("good").cast(pl.Int64), pl.col("bad").cast(pl.Int64))
     return frame.with_columns(
         pl.col("dept_code").replace_strict(names, default=pl.col("dept_code")).alias("department"),
@@ -86,7 +83,7 @@ def followup_disclosures(db: Database, limit: int = 200) -> pl.DataFrame:
         rows = [dict(x._mapping) for x in conn.execute(q)]
     if not rows:
         return pl.DataFrame()
-    names = _department_names(db)
+    names = department_names(db)
     return pl.DataFrame(rows).with_columns(
         pl.col("dept_code").replace_strict(names, default=pl.col("dept_code")).alias("department"),
         pl.col("handled_at").dt.date().alias("handled_on")).select("department", "item", "handled_on",

@@ -26,16 +26,12 @@ from sqlalchemy.engine import Connection
 from app import clock
 from app import schema as s
 from app import workflow as wf
-from app.permissions import Actor, PermissionDenied
+from app.permissions import Actor, NO_CODE, PermissionDenied
 
 INTAKE_LIMIT_DAYS = 5          # law art. 32
 PARALLEL_TASK_DAYS = 5         # a co-department's own limit (working days), never past the lead's promised limit
 VERDICTS = ("agree", "disagree")
 DECIDING_ACTIONS = ("approve", "refuse", "extend", "complete")
-
-
-class RuleError(ValueError):
-    pass
 
 
 def _case_error(key: str, **params: Any) -> Exception:
@@ -57,9 +53,15 @@ def check(conn: Connection, actor: Actor, case: dict[str, Any], action: str, com
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
+def item_version(conn: Connection, item_code: str, version: int) -> Any:
+    return conn.execute(
+        sa.select(s.items).where(s.items.c.item_code == item_code, s.items.c.version == version)
+    ).fetchone()
+
+
 def item_of(conn: Connection, case: dict[str, Any]) -> Any:
-    return conn.execute(sa.select(s.items).where(s.items.c.item_code == case["item_code"],
-                                                 s.items.c.version == case["item_version"])).fetchone()
+    """The item version a case was filed under (its steps, co-departments, limits)."""
+    return item_version(conn, case["item_code"], case["item_version"])
 
 
 def review_steps(item: Any) -> list[str]:
@@ -176,10 +178,6 @@ def _request_supplement(conn, actor, case, comment, payload, at, cal, stops):
     return None
 
 
-def _refuse_intake(conn, actor, case, comment, payload, at, cal, stops):
-    return None
-
-
 # -- review and decision ---------------------------------------------------------------------------------------
 def _review_opinion(conn, actor, case, comment, payload, at, cal, stops):
     # Steps are taken in order (no step skipped); a step already given may get a further opinion (after a
@@ -286,7 +284,7 @@ def _assign(conn, actor, case, comment, payload, at, cal, stops):
         unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == row.unit_id)).fetchone()
     if (row is None or not row.active or row.role not in (wf.OFFICER, wf.HEAD) or unit is None
             or unit.dept_code != case["dept_code"] or not case["region_code"].startswith(unit.region_code)
-            or not unit.region_code.startswith(actor.region_code or "∅")):
+            or not unit.region_code.startswith(actor.region_code or NO_CODE)):
         raise _case_error("case.assign_target")
     payload["assignee"] = row.display_name
     return {"assigned_user_id": int(row.user_id)}
@@ -301,7 +299,7 @@ def _fee_move(conn, actor, case, comment, payload, at, cal, stops):
 
 _RULES = {
     "assess_fee": _fee_move, "record_payment": _fee_move,
-    "accept": _accept, "request_supplement": _request_supplement, "refuse_intake": _refuse_intake,
+    "accept": _accept, "request_supplement": _request_supplement,
     "review_opinion": _review_opinion, "approve": _decide, "refuse": _decide, "co_opinion": _co_opinion,
     "transfer": _transfer, "receive_transfer": _receive_transfer, "withdraw": _withdraw, "complete": _complete, "claim": _claim, "assign": _assign,
 }

@@ -375,7 +375,6 @@ fee_notices = Table(
     Column("paid_at", DateTime),
     Column("paid_amount_fen", BigInteger),
     Column("receipt_no", String),
-    Column("reconciliation_id", BigInteger),
 )
 fee_reconciliations = Table(
     "fee_reconciliations", metadata,

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app import public_ratings
 from app import schema as s
+from app.catalogue import department_names
 from app.db import Database
 
 RANKING_COLUMNS = {"rank": "名次", "department": "部门", "score": "综合得分", "grade": "等次", "change": "较上周",
@@ -43,7 +44,7 @@ def build(db: Database, week: date) -> Scorecard:
         FROM marts.mart_dept_rating_week AS r
         LEFT JOIN marts.mart_dept_rating_week AS p ON p.dept_code = r.dept_code AND p.week = ?
         WHERE r.week = ? ORDER BY r.score DESC, r.dept_code""", [prev, week])
-    names = _names(db)
+    names = department_names(db)
     ranking = pl.DataFrame()
     if not rows.is_empty():
         ranking = rows.with_columns(
@@ -66,11 +67,6 @@ def build(db: Database, week: date) -> Scorecard:
     }
     start, end = datetime.combine(week, time()), datetime.combine(week + timedelta(days=7), time())
     return Scorecard(week, ranking, figures, _red_cases(db, start, end, names), _cards(db, start, end, names))
-
-
-def _names(db: Database) -> dict[str, str]:
-    with db.read() as conn:
-        return dict(conn.execute(sa.select(s.departments.c.dept_code, s.departments.c.name)).all())
 
 
 def _red_cases(db: Database, start: datetime, end: datetime, names: dict[str, str]) -> pl.DataFrame:

@@ -15,16 +15,13 @@ from app import schema as s
 from app import workflow as wf
 from app.config import warning_rule
 from app.db import Database
-from app.permissions import Actor, can_act, case_scope, shown_identifier
+from app.permissions import Actor, NO_CODE, can_act, case_scope, shown_identifier
 from app.validators import mask_id
 
 # The queue shows what still needs someone: not drafts, not closed cases.
 QUEUE_STATES = (wf.SUBMITTED, wf.AWAITING_SUPPLEMENT, wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE,
                 wf.APPROVED, wf.REFUSED, wf.TRANSFERRED)
 PAGE_SIZE = 50
-# Buttons the case screen offers for moves that are not plain transitions (they need their own form).
-FORM_ACTIONS = ("request_supplement", "refuse_intake", "review_opinion", "suspend", "extend", "approve", "refuse",
-                "transfer", "assign", "co_opinion", "assess_fee")
 
 
 @dataclass
@@ -58,9 +55,9 @@ def _queue_where(actor: Actor, f: QueueFilter) -> sa.ColumnElement[bool]:
     elif f.holder == "unassigned":
         conds.append(c.assigned_user_id.is_(None))
     if f.co_tasks == "own":
-        conds.append(c.dept_code == (actor.dept_code or "∅"))
+        conds.append(c.dept_code == (actor.dept_code or NO_CODE))
     elif f.co_tasks == "co":
-        conds.append(c.dept_code != (actor.dept_code or "∅"))
+        conds.append(c.dept_code != (actor.dept_code or NO_CODE))
     if f.search.strip():
         like = f"%{f.search.strip()}%"
         conds.append(sa.or_(c.case_no.like(like), c.applicant_name.like(like)))
@@ -77,11 +74,11 @@ def queue(db: Database, actor: Actor, f: QueueFilter | None = None, page: int = 
     rank = sa.case((c.warning_level == "red", 0), (c.warning_level == "yellow", 1), else_=2)
     task = (sa.select(t.case_id, sa.func.min(t.due_on).label("task_due"),
                       sa.func.max(sa.case((t.state == "open", 1), else_=0)).label("task_open"))
-            .where(t.dept_code == (actor.dept_code or "∅")).group_by(t.case_id).subquery())
+            .where(t.dept_code == (actor.dept_code or NO_CODE)).group_by(t.case_id).subquery())
     where = _queue_where(actor, f)
     q = (sa.select(c.case_id, c.case_no, i.name.label("item"), c.state, c.applicant_name, c.region_code, c.channel,
                    c.submitted_at, c.promised_due, c.warning_level, u.display_name.label("holder"),
-                   (c.dept_code != (actor.dept_code or "∅")).label("co_task"), task.c.task_due, task.c.task_open,
+                   (c.dept_code != (actor.dept_code or NO_CODE)).label("co_task"), task.c.task_due, task.c.task_open,
                    c.version)
          .select_from(s.cases.join(s.items, sa.and_(i.item_code == c.item_code, i.version == c.item_version))
                       .outerjoin(s.users, u.user_id == c.assigned_user_id)
@@ -100,11 +97,7 @@ def queue(db: Database, actor: Actor, f: QueueFilter | None = None, page: int = 
 
 def queue_counts(db: Database, actor: Actor) -> dict[str, int]:
     """Open cases in the actor's scope by state (the queue's tabs)."""
-    c = s.cases.c
-    with db.read() as conn:
-        rows = conn.execute(sa.select(c.state, sa.func.count()).where(case_scope(actor), c.state.in_(QUEUE_STATES))
-                            .group_by(c.state)).fetchall()
-    return {r[0]: int(r[1]) for r in rows}
+    return {state: n for state, n in cases.count_by_state(db, actor).items() if state in QUEUE_STATES}
 
 
 def queue_choices(db: Database, actor: Actor) -> dict[str, list[tuple[str, str]]]:
@@ -140,12 +133,8 @@ def find_case(db: Database, actor: Actor, case_no: str) -> int | None:
 
 # -- one case --------------------------------------------------------------------------------------------------
 def _is_lead(actor: Actor, case: dict[str, Any]) -> bool:
-    return can_act(actor, _Row(case))
-
-
-class _Row:
-    def __init__(self, data: dict[str, Any]):
-        self.__dict__.update(data)
+    """The actor's department handles the case (a co-department only gives its opinion)."""
+    return can_act(actor, cases._Row(case))
 
 
 def actions_for(db: Database, actor: Actor, case: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
@@ -200,7 +189,7 @@ def case_view(db: Database, actor: Actor, case_id: int, today: date | None = Non
     """Everything the case screen shows, within the actor's permissions."""
     today = today or timeutil.today()
     case = cases.get_case(db, actor, case_id)
-    row = _Row(case)
+    row = cases._Row(case)
     lead = _is_lead(actor, case)
     with db.read() as conn:
         item = rules.item_of(conn, case)
@@ -329,7 +318,7 @@ def assignable_officers(db: Database, actor: Actor, case: dict[str, Any]) -> lis
         rows = conn.execute(sa.select(u.user_id, u.display_name, o.name, o.region_code)
                             .select_from(s.users.join(s.org_units, o.unit_id == u.unit_id))
                             .where(u.active, u.role.in_((wf.OFFICER, wf.HEAD)), o.dept_code == case["dept_code"],
-                                   o.region_code.startswith(actor.region_code or "∅"))
+                                   o.region_code.startswith(actor.region_code or NO_CODE))
                             .order_by(o.region_code, u.display_name)).fetchall()
     return [(int(r.user_id), f"{r.display_name}（{r.name}）") for r in rows
             if case["region_code"].startswith(r.region_code)]

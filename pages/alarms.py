@@ -2,7 +2,7 @@
 yellow or red card to a department or one of its officers, with a reason; every card issued."""
 import streamlit as st
 
-from app import alarms, supervision
+from app import alarms, catalogue, supervision
 from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import session as ui
@@ -27,7 +27,7 @@ for n, rule in enumerate(alarms.RULES):
 f1, f2, f3 = st.columns(3)
 rule = f1.selectbox(tr("alarm.rule"), [""] + list(alarms.RULES),
                     format_func=lambda v: tr(f"alarm.{v}") if v else tr("desk.any"), key="al-rule")
-depts = alarms.departments(db)
+depts = catalogue.department_names(db)
 dept = f2.selectbox(tr("col.department"), [""] + list(depts), format_func=lambda v: depts.get(v, tr("desk.any")),
                     key="al-dept")
 open_only = f3.toggle(tr("alarm.open_only"), value=True, key="al-open")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app import explorer, timeutil
 from app import workflow as wf
-from app.alarms import departments
+from app.catalogue import department_names
 from app.ui import session as ui
 from app.ui import form_widgets as fw
 from app.ui.widgets import table
@@ -27,7 +27,7 @@ path = c2.radio(tr("explore.path"), list(explorer.PATHS), format_func=lambda p: 
                 horizontal=True, key="ex-path", on_change=drill.clear)
 measure = c3.selectbox(tr("explore.measure"), explorer.MEASURES, format_func=lambda m: tr(f"explore.m_{m}"),
                        key="ex-measure")
-depts = departments(db)
+depts = department_names(db)
 c4, c5, c6 = st.columns(3)
 chosen_depts = c4.multiselect(tr("col.department"), list(depts), format_func=depts.get, key="ex-depts")
 item = c5.text_input(tr("explore.item_code"), key="ex-item", max_chars=20).strip() or None

@@ -9,7 +9,7 @@ from app.ui.supervision_view import card_table
 from app.ui.widgets import percent, table
 
 tr = ui.tr
-ui.require_roles(ui.actor(), wf.SUPERVISOR)
+actor = ui.require_roles(ui.actor(), wf.SUPERVISOR)
 db = ui.db()
 
 st.title(tr("page.home_supervisor"))
@@ -29,7 +29,6 @@ if not by_dept.is_empty():
 table(by_dept, "overdue_by_department")
 
 # The live monitor's lists: the most urgent open cases city-wide, the open alarms by rule, the latest cards.
-actor = ui.actor()
 st.subheader(tr("monitor.urgent"))
 table(stats.urgent_cases(db, actor, limit=50), "urgent_cases")
 st.subheader(tr("page.alarms"))

@@ -1386,7 +1386,7 @@ class _Chunk:
                         p_store = f'{{"documents": ["{docs_store}"], "result_no": "{result_no}"}}'
                         p_hash = f'{{"documents":["{docs_hash}"],"result_no":"{result_no}"}}'
                         if state == wf.APPROVED:  # the certificate enters the applicant's locker (app/cases.py)
-                            expires = self._years_later(d, case_service.CERTIFICATE_YEARS)
+                            expires = self._years_later(d, issuing.CERTIFICATE_YEARS)
                             self.locker_rows.append((applicant_uid, "certificate", item.result_name, case_id, item.code,
                                                      result_no, d, expires, t))
                     elif action == "review_opinion":   # app/rules._review_opinion: the steps in order
@@ -1592,10 +1592,10 @@ class _Chunk:
         return got
 
     def _years_later(self, day: int, years: int) -> date:
-        """app/issuing._years_later of working day `day` (certificates' validity, the locker's expiry), cached."""
+        """app/issuing.years_later of working day `day` (certificates' validity, the locker's expiry), cached."""
         got = self._enc_cache.get(("years", day, years))
         if got is None:
-            got = self._enc_cache[("years", day, years)] = issuing._years_later(self.ctx.wd_dates[day], years)
+            got = self._enc_cache[("years", day, years)] = issuing.years_later(self.ctx.wd_dates[day], years)
         return got
 
     def _enc(self, text: str) -> str:
@@ -1895,8 +1895,8 @@ def _facts_template(kind: str, item: _Item) -> str:
     in, the rest (_CASE_FACTS, _KIND_FACTS[kind]) are %(name)s slots for JSON text."""
     facts: dict[str, Any] = {"kind": kind, "item_name": item.name, "item_code": item.code, "basis": item.basis}
     if kind == "acceptance":
-        facts.update(limit_text=issuing._limit(item.promised, "working"),
-                     statutory_text=issuing._limit(item.statutory, item.unit))
+        facts.update(limit_text=issuing.limit_text(item.promised, "working"),
+                     statutory_text=issuing.limit_text(item.statutory, item.unit))
     elif kind in ("approval", "refusal"):
         facts["result_name"] = item.result_raw
         if kind == "refusal":

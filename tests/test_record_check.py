@@ -4,6 +4,7 @@ and the supervisor's page."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from app import schema as s
 from pipelines import verify_record
 from tests.factories import REVIEWED, advance, applicant_of, file_case
 
-PAGE = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "pages" / "record_check.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "record_check.py")
 
 
 def _case_with_history(db):  # noqa: ANN001, ANN202

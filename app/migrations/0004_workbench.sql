@@ -61,8 +61,7 @@ CREATE TABLE fee_notices (
     state VARCHAR NOT NULL,
     paid_at TIMESTAMP,
     paid_amount_fen BIGINT,
-    receipt_no VARCHAR,
-    reconciliation_id BIGINT
+    receipt_no VARCHAR
 );
 CREATE INDEX fee_notices_case ON fee_notices (case_id);
 

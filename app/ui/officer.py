@@ -3,7 +3,6 @@ with downloads, a material's preview (images as they are, PDFs as page images), 
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,6 @@ from app.ui import form_widgets as fw
 from app.ui.session import tr
 from app.workflow import WorkflowError
 
-log = logging.getLogger(__name__)
 REFUSED = (CaseError, WorkflowError, PermissionDenied, StaleVersionError, WriteConflictError)
 IMAGE_EXT = {"jpg", "jpeg", "png"}
 PREVIEW_PAGES = 3
