@@ -79,9 +79,12 @@ def explore(db: Database, q: Query) -> pl.DataFrame:
     where, params = _where(q, q.start, q.end)
     where_prev, params_prev = _where(q, prev_start, prev_end)
     if group == "case_no":
-        sql = f"""SELECT case_no AS key, state, item_code, submitted_day, completed_day, working_days_used,
-                         days_allowed, on_time, rating_level
-                  FROM marts.fct_case WHERE {where} ORDER BY submitted_day DESC, case_no LIMIT 500"""
+        # Red cases first, then yellow: the ones a supervisor drills down to look at.
+        sql = f"""SELECT case_no AS key, state, warning_level, item_code, submitted_day, completed_day,
+                         working_days_used, days_allowed, on_time, rating_level
+                  FROM marts.fct_case WHERE {where}
+                  ORDER BY CASE warning_level WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END,
+                           submitted_day DESC, case_no LIMIT 500"""
         return marts.read(db, sql, params)
     sql = f"""
         WITH now AS (SELECT CAST({group} AS VARCHAR) AS key, {_MEASURE_SQL} FROM marts.fct_case

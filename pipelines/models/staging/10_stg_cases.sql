@@ -8,7 +8,7 @@ SELECT
     CASE WHEN length(c.region_code) >= 12 THEN substr(c.region_code, 1, 12) END AS village_code,
     CASE length(split_part(c.unit_id, '-', 2)) WHEN 4 THEN '市' WHEN 6 THEN '区' WHEN 9 THEN '乡镇街道'
          ELSE '村社区' END AS level,
-    c.channel, c.state, c.supplement_count, c.promised_days, c.extension_days, c.clock_start,
+    c.channel, c.state, c.warning_level, c.supplement_count, c.promised_days, c.extension_days, c.clock_start,
     CAST(c.submitted_at AS DATE) AS submitted_day,
     CAST(c.accepted_at AS DATE) AS accepted_day,
     CAST(c.decided_at AS DATE) AS decided_day,
