@@ -10,8 +10,9 @@ What it makes (domain.md §4–§8):
 * a pool of applicants, persons by resident ID and enterprises by credit code, who can never sign in;
 * cases over every catalogue item (frequent items more often), both channels (the online share rising), every
   town and village, with supplements, refusals, special procedures, extensions, withdrawals, transfers, late
-  decisions, open cases in every state at the end date, ratings (好差评) and complaints. Every timestamp falls on
-  a working day of the official calendar, within office hours;
+  decisions, open cases in every state at the end date, ratings (好差评), the follow-up of every bad review (差评
+  整改: handled within its limit but for a few, those of the last weeks still open) and complaints. Every
+  timestamp falls on a working day of the official calendar, within office hours;
 * the officer workbench's side of every case (app/rules.py, migration 0004): the unit that accepts decides (a
   department unit: a service centre or station has no one to decide, so there the department accepts), its officer
   claims cases now and then and gives the first review step's opinion, its head the later steps' and the decision;
@@ -25,8 +26,9 @@ Through the rules: every case is a legal path through app/workflow.py's TRANSITI
 `check_transition` while it is generated, with the acting role), its row carries what app/cases.perform would
 have left there (open cases' due dates and warning level from app/cases.clock_fields as of the end date; what
 app/rules.check adds to a move, such as art. 32's deemed acceptance or a late or repeated notice), the rows its
-moves leave (tasks, documents, payment notices, reconciliation runs with their audit entries) are those the
-services write, and its events are chained with app/record.event_hash exactly as append_event chains them.
+moves leave (tasks, documents, payment notices, reconciliation runs with their audit entries; a bad rating's
+follow-up as app/alarms opens and handles it, with its audit entry) are those the services write, and its
+events are chained with app/record.event_hash exactly as append_event chains them.
 tests/test_demo.py replays sample cases through the services and compares all of it. Only the writing differs:
 cases are generated in chunks, oldest first, and bulk-loaded (Arrow into DuckDB, COPY into PostgreSQL), with
 identifiers reserved from the sequences the app uses (for what enters the record — task ids, payment notice
@@ -68,7 +70,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from app import audit, calendar_store, clock, fees, issuing, rules
+from app import alarms, audit, calendar_store, clock, fees, issuing, rules
 from app import cases as case_service
 from app import schema as s
 from app import workflow as wf
@@ -138,6 +140,11 @@ P_REFUSE = {True: 0.01, False: 0.07}   # by item.immediate: ≈4% of decisions
 P_LATE = {True: 0.02, False: 0.05}     # decided after the promised due date: ≈5% of completed cases
 P_RATED = 0.70
 P_COMPLAINT = 0.0025               # plus more for late, refused and supplemented cases: ≈0.5% in all
+P_FOLLOWUP_QUICK = 0.5             # a bad review's follow-up (差评整改): a simple problem fixed within 2 working days
+P_FOLLOWUP_LATE = 0.04             # handled after its limit (alarms.FOLLOWUP_DAYS working days) …
+P_FOLLOWUP_FORGOTTEN = 0.01        # … or never: an overdue follow-up the supervision flags (bad_review_late)
+P_FOLLOWUP_PUBLISHED = 0.85        # the handling published (评价公示)
+P_FOLLOWUP_BY_HEAD = 0.3           # handled by the head rather than the officer of the accepting unit
 STALL_ZONE = (25, 4)               # cases created this many working days before the end may stall …
 P_STALL = 0.04                     # … in an open state, so that every open state is seen at the end date
 STALL_MIN_PER_STATE = 2            # at least this many per open state in the last chunk
@@ -215,6 +222,24 @@ _COMPLAINTS = ("办件已超过承诺时限，仍未收到办理结果", "要求
 _ANSWERS = ("已核实，已督促承办单位限期办结并向申请人说明情况", "已约谈相关窗口工作人员，责令整改并向申请人致歉",
             "经核查，补正要求符合办事指南，已向申请人解释说明", "已联系技术人员修复系统问题并告知申请人")
 _DELIVERY = ("窗口领取", "邮寄送达", "网上下载电子证照")
+# The follow-up of a bad review (app/alarms.handle_followup): the verification (回访核实), and per review text
+# (every bad review has one of _RATING_COMMENTS[1 or 2]) the rectification and the answer to the applicant.
+_FOLLOWUP_VERIFICATIONS = ("电话回访申请人，反映情况属实", "电话回访申请人，核实了办理经过，情况基本属实",
+                           "调取办件记录并回访申请人，问题属实", "约请申请人当面沟通，核实了反映的问题")
+_FOLLOWUP_TEXTS = {
+    "材料要求说明不清楚，多跑了一趟": (
+        "修订办事指南的材料说明并补充填写样例，窗口严格执行一次性告知",
+        "已修订办事指南的材料说明，给您带来不便深表歉意，感谢您的监督"),
+    "网上查不到办理进度": (
+        "督促承办人及时录入办理环节，进度查询与内网审批同步更新",
+        "已完善办件进度同步，您可在进度查询中随时查看办理情况"),
+    "超过承诺时限仍未告知进度": (
+        "对承办人进行提醒谈话，启用临近时限预警，超期前主动告知申请人",
+        "已向您说明延误原因并致歉，今后临近时限将主动告知办理进度"),
+    "窗口工作人员态度差，问了也不解释": (
+        "对相关窗口工作人员进行批评教育，组织服务规范培训并纳入考核",
+        "已对相关工作人员批评教育并向您致歉，欢迎继续监督我们的服务"),
+}
 
 
 # ================================================================================================================
@@ -836,6 +861,7 @@ class _Chunk:
         self.rating_rows: list[tuple] = []
         self.complaint_rows: list[tuple] = []
         self.locker_rows: list[tuple] = []
+        self.followup_rows: list[tuple] = []
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def _ri(self, a: int, b: int) -> int:
@@ -1437,6 +1463,9 @@ class _Chunk:
                     elif action == "rate":
                         self.rating_rows.append((case_id, story.rating_level, story.rating_comment, t,
                                                  applicant_uid))
+                        if story.rating_level in alarms.BAD_LEVELS:   # app/alarms.open_followup (see _followups)
+                            self.followup_rows.append((case_id, story.rating_level, t, story.rating_comment, dept,
+                                                       accepted_unit or unit, region))
                     elif action == "complain":
                         self._complaint(case_id, applicant_uid, comment, t)
                 else:
@@ -1695,6 +1724,67 @@ class _Chunk:
         self.complaint_rows.append((case_id, applicant_uid, content, t, due_day, answered,
                                     self._pick(_ANSWERS) if answered >= 0 else None))
 
+    def _followups(self) -> pa.Table:
+        """The follow-up of every bad review: opened with the rating as app/alarms.open_followup opens it (due
+        alarms.FOLLOWUP_DAYS working days later; the case's department and place, the unit that accepted it), then
+        handled as app/alarms.handle_followup records it (texts, time, officer or head of that unit, publication,
+        and its audit entry): most within the limit, a few late, a very few never (overdue: a genuine
+        bad_review_late). A handling that would fall after the end of the history has not happened: the follow-up
+        is open (not yet due, for the reviews of the last weeks). Drawn in bulk from a stream of its own, so that
+        the rest of the history does not depend on it."""
+        ctx = self.ctx
+        case_id, level, rated, comment, dept, unit, region = _columns(self.followup_rows, 7)
+        n = len(case_id)
+        rng = np.random.default_rng([ctx.seed, self.plan.index, 0xF011])
+        rated_t = np.asarray(rated, dtype=np.int64)
+        rated_day = rated_t // DAY_SECONDS
+        due_day = rated_day + alarms.FOLLOWUP_DAYS   # clock.due_date in working days: the axis counts them
+        x = rng.random(n)
+        in_time = x < 1 - P_FOLLOWUP_LATE - P_FOLLOWUP_FORGOTTEN
+        day = np.where(rng.random(n) < P_FOLLOWUP_QUICK, rated_day + rng.integers(0, 3, n),
+                       rated_day + rng.integers(0, alarms.FOLLOWUP_DAYS + 1, n))
+        day = np.where(in_time, day, due_day + rng.integers(1, 11, n))
+        handled_t = day * DAY_SECONDS + rng.integers(0, DAY_SECONDS, n)
+        handled_t = np.where(handled_t > rated_t, handled_t, rated_t + 60 + rng.integers(0, 1740, n))
+        handled_t = np.where(in_time, np.minimum(handled_t, (due_day + 1) * DAY_SECONDS - 1), handled_t)
+        handled = (x < 1 - P_FOLLOWUP_FORGOTTEN) & (handled_t < ctx.end_t)
+        published = handled & (rng.random(n) < P_FOLLOWUP_PUBLISHED)
+        by_head = rng.random(n) < P_FOLLOWUP_BY_HEAD
+        verification = np.asarray(_FOLLOWUP_VERIFICATIONS, dtype=object)[
+            rng.integers(0, len(_FOLLOWUP_VERIFICATIONS), n)]
+        handlers: list[int | None] = []
+        texts: list[tuple[str | None, str | None, str | None]] = []
+        for k, (cid, u, d, r, c) in enumerate(zip(case_id, unit, dept, region, comment)):
+            if not handled[k]:
+                handlers.append(None)
+                texts.append((None, None, None))
+                continue
+            _, unit_dept, unit_region, _ = ctx.units[u]
+            if unit_dept != d or not r.startswith(unit_region):   # handle_followup's permission
+                raise AssertionError(f"case {cid}: its follow-up cannot be handled by {u}")
+            uid = (ctx.head if by_head[k] else ctx.officer)[u][0]
+            handlers.append(uid)
+            texts.append((verification[k], *_FOLLOWUP_TEXTS[c]))
+            self.audit_rows.append((int(handled_t[k]), uid, ctx.usernames.get(uid), "followup_handled", json.dumps(
+                {"case_id": cid, "published": bool(published[k])}, ensure_ascii=False)))
+        fv, fr, fa = _columns(texts, 3)
+        return pa.table({
+            "case_id": _i64(case_id),
+            "dept_code": _str(dept),
+            "unit_id": _str(unit),
+            "region_code": _str(region),
+            "level": pa.array(level, type=pa.int32()),
+            "opened_at": _ts(ctx, rated_t),
+            "due_on": _day(ctx, due_day),
+            "state": pa.array(np.where(handled, "handled", "open"), type=pa.string()),
+            "verification": _str(fv),
+            "rectification": _str(fr),
+            "answer": _str(fa),
+            "handled_at": _ts(ctx, np.where(handled, handled_t, -1)),
+            "handled_by": _i64(handlers),
+            "published": pa.array(published, type=pa.bool_()),
+        })
+
     # -- the tables --------------------------------------------------------------------------------------------
     def _tables(self) -> dict[str, pa.Table]:
         ctx, pool, items = self.ctx, self.ctx.pool, self.ctx.items
@@ -1860,6 +1950,7 @@ class _Chunk:
             "rows_refused": pa.array(rc_refused, type=pa.int32()),
             "report": _str(rc_report),
         })
+        followups = self._followups()   # before the audit entries: it adds those of the handled follow-ups
         au_at, au_user, au_name, au_action, au_detail = _columns(self.audit_rows, 5)
         audit_rows = pa.table({
             "occurred_at": _ts(ctx, au_at),
@@ -1871,7 +1962,7 @@ class _Chunk:
         return {"cases": cases, "case_events": events, "clock_stops": stops, "ratings": ratings,
                 "complaints": complaints, "locker_items": locker, "parallel_tasks": tasks,
                 "case_documents": documents, "fee_notices": notices, "fee_reconciliations": reconciliations,
-                "audit_log": audit_rows}
+                "review_followups": followups, "audit_log": audit_rows}
 
 
 # The facts of a document, beyond the item's (app/issuing.issue_for): those of every document (_base_facts) and
@@ -2045,7 +2136,7 @@ _WORKER_CONTEXTS: dict[str, _Context] = {}
 _COUNTED = (("cases", "cases"), ("events", "case_events"), ("clock_stops", "clock_stops"), ("ratings", "ratings"),
             ("complaints", "complaints"), ("locker_items", "locker_items"), ("parallel_tasks", "parallel_tasks"),
             ("documents", "case_documents"), ("fee_notices", "fee_notices"),
-            ("reconciliations", "fee_reconciliations"))
+            ("reconciliations", "fee_reconciliations"), ("followups", "review_followups"))
 
 
 def _warm_up() -> int:
@@ -2086,7 +2177,7 @@ def generate(db: Database, *, cases: int = 100_000, years: float = 2, seed: int 
     building chunks (default: 2 from 50,000 cases, else a thread); the result does not depend on it. Workers are
     started with "spawn", so a script calling this with workers must guard its top level with
     `if __name__ == "__main__":`. Returns counts of what was added: cases, events, clock_stops, ratings,
-    complaints, locker_items, parallel_tasks, documents, fee_notices, reconciliations, users, seconds (and
+    complaints, locker_items, parallel_tasks, documents, fee_notices, reconciliations, followups, users, seconds (and
     skipped=True when --if-empty found cases)."""
     started = time.perf_counter()
     end = end or date.today()

@@ -1,20 +1,21 @@
 """The demo data generator: counts, legal workflow paths, intact hash chains, clock fields, accounts, the rules of
 app/rules.py over every case (review steps, the accepting unit, notices, parallel tasks, documents, fees), work on
 the demo officers' desks, and — the strongest check — sample cases replayed through app/cases.create_case and
-perform (and app/fees.assess and reconcile) give the same rows: the case, its events and their payloads, clock
-stops, rating, complaints, locker, parallel tasks, documents, payment notices and reconciliation runs."""
+perform (and app/fees.assess and reconcile, app/alarms.handle_followup) give the same rows: the case, its events
+and their payloads, clock stops, rating, complaints, locker, parallel tasks, documents, payment notices,
+reconciliation runs and the follow-up of a bad rating (with their audit entries)."""
 from __future__ import annotations
 
 import hashlib
 import json
 import re
 from collections import Counter, defaultdict
-from datetime import date, time
+from datetime import date, datetime, time
 
 import pytest
 import sqlalchemy as sa
 
-from app import applications, auth, calendar_store, clock, fees, issuing, rules, supervision, timeutil, workbench
+from app import alarms, applications, auth, calendar_store, clock, fees, issuing, rules, supervision, timeutil, workbench
 from app import cases as case_service
 from app import schema as s
 from app import workflow as wf
@@ -52,6 +53,17 @@ def tables(generated):
         complaints = conn.execute(sa.select(s.complaints)).fetchall()
         locker = conn.execute(sa.select(s.locker_items)).fetchall()
     return cases, events, stops, ratings, complaints, locker
+
+
+@pytest.fixture(scope="module")
+def followups(generated):
+    """case_id -> the review_followups row, with the audit entry of its handling (or None)."""
+    db = generated[0]
+    with db.read() as conn:
+        rows = {r.case_id: r for r in conn.execute(sa.select(s.review_followups))}
+        audits = {json.loads(a.detail)["case_id"]: a for a in conn.execute(
+            sa.select(s.audit_log).where(s.audit_log.c.action == "followup_handled"))}
+    return {cid: (r, audits.get(cid)) for cid, r in rows.items()}
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +134,7 @@ def test_counts_match_the_database(generated):
         for key, table in (("parallel_tasks", "parallel_tasks"), ("documents", "case_documents"),
                            ("fee_notices", "fee_notices"), ("reconciliations", "fee_reconciliations")):
             assert conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar() == counts[key] > 0, key
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM review_followups")).scalar() == counts["followups"] > 0
     assert [p["chunk"] for p in lines] == [1, 2, 3] and lines[-1]["cases"] == CASES
 
 
@@ -226,6 +239,47 @@ def test_complaints_each_with_its_event(generated, tables):
         assert (c.answer is None) == (c.answered_at is None)
     assert any(c.answered_at is None for c in complaints)
     assert any(c.answered_at and c.answered_at.date() > c.due_on for c in complaints)
+
+
+def test_every_bad_rating_has_its_follow_up_and_the_backfill_finds_nothing(generated, tables, followups, workbench_rows):
+    """As app/alarms opens (with the rating) and handles them: due FOLLOWUP_DAYS working days after the rating, most
+    handled within it, the last weeks' still open; so the job's backfill opens none and bad_review_late lists only
+    the very few left open past their limit."""
+    db = generated[0]
+    cal = calendar_store.load_calendar(db)
+    cases, events, stops, ratings, complaints, locker = tables
+    bad = {r.case_id: r for r in ratings if r.level in alarms.BAD_LEVELS}
+    assert bad and set(followups) == set(bad)
+    users, units = workbench_rows["users"], workbench_rows["units"]
+    outcomes = Counter()
+    for cid, (f, audit_entry) in followups.items():
+        case, rating = cases[cid], bad[cid]
+        assert (f.dept_code, f.unit_id, f.region_code, f.level, f.opened_at) == (
+            case.dept_code, case.accepted_unit_id or case.unit_id, case.region_code, rating.level, rating.rated_at)
+        assert f.due_on == clock.due_date(cal, rating.rated_at.date(), alarms.FOLLOWUP_DAYS, clock.WORKING)
+        if f.state == "open":
+            assert (f.verification, f.rectification, f.answer, f.handled_at, f.handled_by, f.published,
+                    audit_entry) == (None, None, None, None, None, False, None)
+            outcomes["open, not yet due" if f.due_on >= END else "open, overdue"] += 1
+            continue
+        assert f.state == "handled" and all(len(x) >= 2 for x in (f.verification, f.rectification, f.answer))
+        assert f.opened_at < f.handled_at and f.handled_at.date() <= END
+        assert cal.is_working_day(f.handled_at.date())
+        assert time(8, 30) <= f.handled_at.time() < time(12) or time(14) <= f.handled_at.time() < time(17, 30)
+        handler = users[f.handled_by]   # one who may handle it (alarms.handle_followup's check)
+        unit = units[handler.unit_id]
+        assert handler.role in (wf.OFFICER, wf.HEAD) and unit.dept_code == f.dept_code
+        assert f.region_code.startswith(unit.region_code)
+        assert (audit_entry.occurred_at, audit_entry.user_id, audit_entry.username, json.loads(audit_entry.detail)) \
+            == (f.handled_at, f.handled_by, handler.username, {"case_id": cid, "published": f.published})
+        outcomes["in time" if f.handled_at.date() <= f.due_on else "late"] += 1
+    assert outcomes["in time"] / len(followups) > 0.85 and outcomes["open, not yet due"] > 0, outcomes
+    assert any(f.published for f, _ in followups.values()) and not all(f.published for f, _ in followups.values())
+    assert alarms.open_followups_for_bad_reviews(db, datetime.combine(END, time(17, 30))) == 0
+    with db.read() as conn:
+        late = {x.case_id for x in alarms.current_subjects(conn, END) if x.rule == "bad_review_late"}
+    assert late == {cid for cid, (f, _) in followups.items() if f.state == "open" and f.due_on < END}
+    assert len(late) <= 0.05 * len(followups)
 
 
 def test_certificates_of_approved_cases_are_in_the_applicants_lockers(tables):
@@ -660,7 +714,7 @@ def _file_hashes_checked(payload, case_no: str | None = None):
     return {**payload, "file_sha256": "checked"}
 
 
-def test_sample_cases_replayed_through_the_services_give_the_same_record(generated, tables):
+def test_sample_cases_replayed_through_the_services_give_the_same_record(generated, tables, followups):
     db = generated[0]
     cases, events, stops, ratings, complaints, locker = tables
     ratings = {r.case_id: r for r in ratings}
@@ -687,6 +741,9 @@ def test_sample_cases_replayed_through_the_services_give_the_same_record(generat
                 by_action[f"complete {e.from_state} {len(e.payload['documents'])}"].append(cid)
             if e.action == "record_payment" and e.actor_role == wf.HEAD:
                 by_action["payment by a head"].append(cid)
+    for cid, (f, _) in sorted(followups.items()):  # a bad rating's follow-up: open, handled (published or not)
+        by_action[f"followup {f.state} {f.published}"].append(cid)
+    assert {"followup open False", "followup handled True", "followup handled False"} <= set(by_action)
     for _action, ids in sorted(by_action.items()):  # every action at least once
         sample[ids[0]] = None
     by_state = defaultdict(list)
@@ -776,6 +833,30 @@ def test_sample_cases_replayed_through_the_services_give_the_same_record(generat
         mine = locker.get(cid)
         assert [tuple(getattr(x, f) for f in fields) for x in again_locker] == \
             ([] if mine is None else [tuple(getattr(mine, f) for f in fields)])
+        # a bad rating's follow-up: opened by applications.rate, then handled by alarms.handle_followup (the same
+        # officer or head at the same time, the same texts), with its audit entry
+        follow, follow_audit = followups.get(cid, (None, None))
+        if follow is not None and follow.state == "handled":
+            timeutil.freeze(follow.handled_at)
+            try:
+                alarms.handle_followup(db, auth.actor_for(db, follow.handled_by), new_id,
+                                       verification=follow.verification, rectification=follow.rectification,
+                                       answer=follow.answer, publish=follow.published)
+            finally:
+                timeutil.freeze(None)
+        with db.read() as conn:
+            again_follow = conn.execute(sa.select(s.review_followups)
+                                        .where(s.review_followups.c.case_id == new_id)).fetchone()
+            a = s.audit_log.c
+            again_audit = conn.execute(sa.select(a.occurred_at, a.user_id, a.username, a.detail).where(
+                a.action == "followup_handled", a.detail.like(f'%"case_id": {new_id},%'))).fetchall()
+        fields = ("dept_code", "unit_id", "region_code", "level", "opened_at", "due_on", "state", "verification",
+                  "rectification", "answer", "handled_at", "handled_by", "published")
+        assert (None if again_follow is None else tuple(getattr(again_follow, f) for f in fields)) == \
+            (None if follow is None else tuple(getattr(follow, f) for f in fields)), case.case_no
+        assert [(*x[:3], json.loads(x.detail) | {"case_id": cid}) for x in again_audit] == \
+            ([] if follow_audit is None else [(follow_audit.occurred_at, follow_audit.user_id, follow_audit.username,
+                                               json.loads(follow_audit.detail))]), case.case_no
 
 
 def test_if_empty_adds_nothing_and_later_cases_get_fresh_numbers(generated):
@@ -821,6 +902,7 @@ def test_the_same_seed_gives_the_same_history_with_or_without_worker_processes(t
                 conn.execute(sa.text("SELECT * FROM case_documents ORDER BY doc_no")).fetchall(),
                 conn.execute(sa.text("SELECT * FROM fee_notices ORDER BY notice_no")).fetchall(),
                 conn.execute(sa.text("SELECT * FROM fee_reconciliations ORDER BY reconciliation_id")).fetchall(),
+                conn.execute(sa.text("SELECT * FROM review_followups ORDER BY case_id")).fetchall(),
             ])
         db.dispose()
     assert rows[0] == rows[1]
