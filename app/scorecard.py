@@ -1,10 +1,12 @@
 """The leadership's weekly scorecard (每周计分卡): one ISO week on one page — the department ranking with grade
 and the change from the week before, the city's figures, the week's red (overdue) cases and the cards issued.
-The page, the XLSX and the PDF are drawn from the same `Scorecard`, so they say the same thing.
+The page, the XLSX and the PDF are drawn from the same `Scorecard` and the same tables (`sheets`), with every
+header, sheet name and text from the catalogue (app/i18n.py) in the reader's language, so they say the same thing.
 """
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -15,10 +17,17 @@ from app import public_ratings
 from app import schema as s
 from app.catalogue import department_names
 from app.db import Database
+from app.i18n import DEFAULT_LANGUAGE, t
 
-RANKING_COLUMNS = {"rank": "名次", "department": "部门", "score": "综合得分", "grade": "等次", "change": "较上周",
-                   "efficiency": "效率", "quality": "质量", "satisfaction": "满意度", "received": "收件",
-                   "completed": "办结"}
+# The frames of a Scorecard have these columns; their headers are the catalogue's scorecard.col_<column>.
+RANKING_COLUMNS = ("rank", "department", "score", "grade", "change", "efficiency", "quality", "satisfaction",
+                   "received", "completed")
+RED_CASE_COLUMNS = ("case_no", "department", "item", "raised_at")
+CARD_COLUMNS = ("color", "department", "officer", "reason", "issued_at")
+FIGURES = ("received", "completed", "on_time_rate", "online_share", "satisfaction")   # scorecard.fig_<name>
+SHEETS = ("overview", "ranking", "red_cases", "cards")   # scorecard.sheet_<part> (page, XLSX), .h_<part> (PDF)
+GRADES = {"优秀": "excellent", "良好": "good", "合格": "pass", "不合格": "fail"}   # the marts' grades -> grade_<key>
+_WIDE = ("department", "item", "reason", "case_no")   # wider XLSX columns
 
 
 @dataclass(frozen=True)
@@ -77,9 +86,9 @@ def _red_cases(db: Database, start: datetime, end: datetime, names: dict[str, st
          .where(a.rule == "overdue", a.raised_at >= start, a.raised_at < end).order_by(c.dept_code, c.case_no))
     with db.read() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
-    return pl.DataFrame([{"办件编号": r["case_no"], "部门": names.get(r["dept_code"], r["dept_code"]),
-                          "事项": r["item"], "亮红灯时间": r["raised_at"].strftime("%Y-%m-%d %H:%M")} for r in rows],
-                        schema={"办件编号": pl.Utf8, "部门": pl.Utf8, "事项": pl.Utf8, "亮红灯时间": pl.Utf8})
+    return pl.DataFrame([{"case_no": r["case_no"], "department": names.get(r["dept_code"], r["dept_code"]),
+                          "item": r["item"], "raised_at": r["raised_at"].strftime("%Y-%m-%d %H:%M")} for r in rows],
+                        schema={c: pl.Utf8 for c in RED_CASE_COLUMNS})
 
 
 def _cards(db: Database, start: datetime, end: datetime, names: dict[str, str]) -> pl.DataFrame:
@@ -89,52 +98,81 @@ def _cards(db: Database, start: datetime, end: datetime, names: dict[str, str]) 
          .where(k.issued_at >= start, k.issued_at < end).order_by(k.issued_at))
     with db.read() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
-    return pl.DataFrame([{"类别": "红牌" if r["color"] == "red" else "黄牌", "部门": names.get(r["dept_code"], r["dept_code"]),
-                          "承办人": r["display_name"] or "", "理由": r["reason"],
-                          "时间": r["issued_at"].strftime("%Y-%m-%d %H:%M")} for r in rows],
-                        schema={"类别": pl.Utf8, "部门": pl.Utf8, "承办人": pl.Utf8, "理由": pl.Utf8, "时间": pl.Utf8})
+    return pl.DataFrame([{"color": r["color"], "department": names.get(r["dept_code"], r["dept_code"]),
+                          "officer": r["display_name"] or "", "reason": r["reason"],
+                          "issued_at": r["issued_at"].strftime("%Y-%m-%d %H:%M")} for r in rows],
+                        schema={c: pl.Utf8 for c in CARD_COLUMNS})
 
 
-def ranking_table(card: Scorecard) -> pl.DataFrame:
-    """The ranking as printed: Chinese headers, change signed."""
+# -- as shown: the page, the XLSX and the PDF --------------------------------------------------------------------
+def _headers(frame: pl.DataFrame, lang: str) -> pl.DataFrame:
+    return frame.rename({c: t(f"scorecard.col_{c}", lang) for c in frame.columns})
+
+
+def grade_label(grade: str | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A grade of the marts (优秀 良好 合格 不合格) in the reader's language."""
+    key = GRADES.get(grade or "")
+    return t(f"scorecard.grade_{key}", lang) if key else (grade or "")
+
+
+def ranking_table(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> pl.DataFrame:
+    """The ranking as printed: headers and grades in `lang`, change signed."""
     if card.ranking.is_empty():
         return pl.DataFrame()
-    return card.ranking.with_columns(
+    return _headers(card.ranking.with_columns(
         pl.col("change").map_elements(lambda v: "—" if v is None else f"{v:+.1f}", return_dtype=pl.String,
-                                      skip_nulls=False)).rename(RANKING_COLUMNS)
+                                      skip_nulls=False),
+        pl.col("grade").map_elements(lambda g: grade_label(g, lang), return_dtype=pl.String, skip_nulls=False)),
+        lang)
 
 
-def figures_table(card: Scorecard) -> pl.DataFrame:
+def figures_table(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> pl.DataFrame:
     def pct(v: float | None) -> str:
         return "—" if v is None else f"{v * 100:.1f}%"
 
     f = card.figures
-    return pl.DataFrame({"指标": ["收件", "办结", "按时办结率", "网上申报率", "满意度"],
-                         "本周": [str(f["received"]), str(f["completed"]), pct(f["on_time_rate"]),
-                                pct(f["online_share"]), pct(f["satisfaction"])]})
+    return _headers(pl.DataFrame({
+        "measure": [t(f"scorecard.fig_{name}", lang) for name in FIGURES],
+        "this_week": [str(f["received"]), str(f["completed"]), pct(f["on_time_rate"]), pct(f["online_share"]),
+                      pct(f["satisfaction"])]}), lang)
 
 
-def sheets(card: Scorecard) -> list[tuple[str, pl.DataFrame]]:
-    """The scorecard's parts, in the order the page, the XLSX and the PDF show them."""
-    return [("概况", figures_table(card)), ("排名", ranking_table(card)), ("红灯办件", card.red_cases),
-            ("红黄牌", card.cards)]
+def red_cases_table(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> pl.DataFrame:
+    return _headers(card.red_cases, lang)
 
 
-def to_xlsx(card: Scorecard) -> bytes:
+def cards_table(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> pl.DataFrame:
+    colors = {"red": t("card.red", lang), "yellow": t("card.yellow", lang)}
+    return _headers(card.cards.with_columns(
+        pl.col("color").replace_strict(colors, default=pl.col("color"), return_dtype=pl.String)), lang)
+
+
+def _parts(card: Scorecard, lang: str) -> list[tuple[str, pl.DataFrame]]:
+    """(part of SHEETS, its table in `lang`), in the order the page, the XLSX and the PDF show them."""
+    return list(zip(SHEETS, (figures_table(card, lang), ranking_table(card, lang), red_cases_table(card, lang),
+                             cards_table(card, lang)), strict=True))
+
+
+def sheets(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> list[tuple[str, pl.DataFrame]]:
+    """The scorecard's parts as (title, table) in `lang`, in the order the page, the XLSX and the PDF show them."""
+    return [(t(f"scorecard.sheet_{part}", lang), frame) for part, frame in _parts(card, lang)]
+
+
+def to_xlsx(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> bytes:
     import xlsxwriter
 
+    wide = {t(f"scorecard.col_{c}", lang) for c in _WIDE}
     buffer = io.BytesIO()
     with xlsxwriter.Workbook(buffer) as book:
-        for sheet, frame in sheets(card):
-            if frame.width == 0:
-                frame = pl.DataFrame({"说明": ["（无）"]})
-            wide = ("部门", "事项", "理由", "办件编号")
+        for sheet, frame in sheets(card, lang):
+            if frame.is_empty():   # as the page and the PDF: "(none)"
+                frame = pl.DataFrame({t("scorecard.col_note", lang): [t("scorecard.none", lang)]})
             frame.write_excel(book, worksheet=sheet, autofit=False,
                               column_widths={c: 32 if c in wide else 12 for c in frame.columns})
     return buffer.getvalue()
 
 
-def _bars_svg(card: Scorecard) -> str:
+def _bars_svg(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> str:
     """The ranking as a horizontal bar chart, inline SVG (vector, its text extracts from the PDF)."""
     from app.documents import _e
 
@@ -149,30 +187,45 @@ def _bars_svg(card: Scorecard) -> str:
         color = {"优秀": "#2e7d32", "良好": "#1565c0", "合格": "#f9a825"}.get(r["grade"], "#c62828")
         parts.append(f'<text x="0" y="{y + 14}">{_e(r["department"])}</text>'
                      f'<rect x="200" y="{y}" width="{width:.1f}" height="16" fill="{color}"/>'
-                     f'<text x="{205 + width:.1f}" y="{y + 13}">{r["score"]:.1f} {_e(r["grade"])}</text>')
+                     f'<text x="{205 + width:.1f}" y="{y + 13}">{r["score"]:.1f} {_e(grade_label(r["grade"], lang))}'
+                     '</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def to_pdf(card: Scorecard) -> bytes:
+def _footer_css(lang: str) -> str:
+    """The page footer in `lang` (the shared style sheet's is the Chinese documents' 第 n 页 / 共 m 页)."""
+    parts = re.split("\x00(pages?)\x00", t("scorecard.page_footer", lang, page="\x00page\x00", pages="\x00pages\x00"))
+    content = " ".join(f"counter({p})" if k % 2 else '"' + p.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                       for k, p in enumerate(parts) if p or k % 2)
+    return (f"@page {{ @bottom-center {{ content: {content} !important; }} }}\n"
+            # many columns: headers wrap (English ones are long) instead of running off the page
+            "body.scorecard table.info th, body.scorecard table.info td { font-size: 9.5pt; padding: 1.2mm 1.5mm; }\n"
+            "body.scorecard table.info th { width: auto; white-space: normal; }")
+
+
+def to_pdf(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> bytes:
     from app.documents import _e, render_pdf
 
     def html_table(frame: pl.DataFrame) -> str:
         if frame.is_empty():
-            return "<p>（无）</p>"
+            return f"<p>{_e(t('scorecard.none', lang))}</p>"
         head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
         body = "".join("<tr>" + "".join(f"<td>{_e('' if v is None else v)}</td>" for v in row) + "</tr>"
                        for row in frame.iter_rows())
         return f'<table class="info"><tr>{head}</tr>{body}</table>'
 
-    end = card.week + timedelta(days=6)
-    html_text = f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>每周计分卡</title></head>
-<body class="notice"><h1 class="top">鄂州e政通 每周计分卡</h1>
-<p class="subtitle">{card.week:%Y年%m月%d日}—{end:%Y年%m月%d日}（第{card.week.isocalendar().week}周）</p>
-<h2>一、本周概况</h2>{html_table(figures_table(card))}
-<h2>二、部门评定排名</h2><div>{_bars_svg(card)}</div>{html_table(ranking_table(card))}
-<h2>三、本周红灯办件</h2>{html_table(card.red_cases)}
-<h2>四、本周红黄牌</h2>{html_table(card.cards)}
-<p class="hint">评定权重：效率40%、质量30%、满意度30%；等次：优秀≥90，良好≥80，合格≥60。</p>
+    title = t("page.scorecard", lang)
+    period = t("scorecard.period", lang, start=card.week, end=card.week + timedelta(days=6),
+               week=card.week.isocalendar().week)
+    body = "".join(f"<h2>{_e(t(f'scorecard.h_{part}', lang))}</h2>"
+                   + (f"<div>{_bars_svg(card, lang)}</div>" if part == "ranking" else "") + html_table(frame)
+                   for part, frame in _parts(card, lang))
+    html_text = f"""<!DOCTYPE html><html lang="{'en' if lang == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
+<title>{_e(title)}</title><style>{_footer_css(lang)}</style></head>
+<body class="notice scorecard"><h1 class="top">{_e(t("app.title", lang))} {_e(title)}</h1>
+<p class="subtitle">{_e(period)}</p>
+{body}
+<p class="hint">{_e(t("scorecard.weights", lang))}</p>
 </body></html>"""
     return render_pdf(html_text)
