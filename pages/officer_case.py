@@ -45,7 +45,7 @@ def move(action: str, done_key: str = "desk.done", comment: str | None = None, p
 st.title(fw.plain(f"{item['name']}"))
 st.caption(fw.plain(f"{case['case_no']} · {view['unit_name']} · {view['region_name']}"))
 ow.outcome()
-if not view["lead"]:
+if not view["lead"] and actor.role in (wf.OFFICER, wf.HEAD):   # a supervisor only reads; no department role
     st.info(tr("desk.co_banner"))
 
 clock = view["clock"]

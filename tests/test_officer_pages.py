@@ -744,3 +744,12 @@ def test_co_tasks_page_shows_the_parallel_task(env):
     lead = enter(page(db.actors["gaj_officer"], "home_officer"), "text_input", "desk-f-search", case["case_no"])
     assert [r["类别"] for r in queue_rows(lead)] == ["本部门"]
 
+
+
+def test_a_supervisor_reads_the_case_without_a_department_banner(env):
+    db = env
+    case = advance(db, db.actors, submitted(db), [("accept", "officer")])
+    at = case_page(db, "supervisor", case)
+    assert "本件为其他部门发起的并联审批，您的部门只需反馈协办意见。" not in texts(at.info)
+    assert not buttons(at)                  # a supervisor reads, never acts
+    assert case["case_no"] in " ".join(texts(at.caption) + texts(at.markdown))
