@@ -12,8 +12,11 @@ from datetime import date, timedelta
 import polars as pl
 import sqlalchemy as sa
 
+from app import audit
 from app import schema as s
+from app import workflow as wf
 from app.db import Database
+from app.permissions import Actor, PermissionDenied
 
 # Drill paths: each step groups by a column of fct_case; the last step lists cases.
 PATHS = {
@@ -118,3 +121,27 @@ def _names(db: Database, column: str, keys: list[str]) -> dict[str, str]:
 
 def label_of(db: Database, column: str, value: str) -> str:
     return _names(db, column, [value]).get(str(value), str(value))
+
+
+def last_builds(db: Database, limit: int = 5) -> pl.DataFrame:
+    """The latest builds of the marts: when, for which day, incremental or full, how long."""
+    from pipelines import marts
+
+    try:
+        return marts.read(db, "SELECT built_at, build_day, mode, changed_cases, seconds FROM marts.build_log "
+                              "ORDER BY built_at DESC LIMIT ?", [limit])
+    except Exception:  # noqa: BLE001 - no marts yet (duckdb raises CatalogException)
+        return pl.DataFrame()
+
+
+def rebuild(db: Database, actor: Actor, *, full: bool, progress=None) -> dict[str, float]:  # noqa: ANN001
+    """Refresh the marts now (or rebuild them all, e.g. after a calendar change); supervisors and admins."""
+    from pipelines import marts
+
+    if actor.role not in (wf.SUPERVISOR, wf.ADMIN):
+        raise PermissionDenied("perm.denied")
+    timings = (marts.build if full else marts.refresh)(db, progress=progress)
+    db.write(lambda conn: audit.record(conn, "marts_full_build" if full else "marts_refresh",
+                                       user_id=actor.user_id, username=actor.username,
+                                       detail={"seconds": round(sum(v for k, v in timings.items() if k != "mode"), 2)}))
+    return timings

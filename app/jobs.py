@@ -14,7 +14,6 @@ from app.db import Database
 from app.supervision import recompute_warning_levels
 
 log = logging.getLogger(__name__)
-MARTS_EVERY = 12   # with the default 300 s interval: the marts are at most an hour old
 
 
 class JobRunner:
@@ -32,11 +31,13 @@ class JobRunner:
 
     def run_once(self) -> dict:
         self.last_result = {"warning_levels": recompute_warning_levels(self.db), "alarms": alarms.recompute(self.db)}
-        # The marts are rebuilt in this process (the one that owns the DuckDB file), every MARTS_EVERY runs.
-        if self.runs % MARTS_EVERY == 0:
-            from pipelines import marts
+        # The marts are refreshed in this process (the one that owns the DuckDB file): only what changed since
+        # the last run (the first run, with no marts yet, builds them all).
+        from pipelines import marts
 
-            self.last_result["marts_seconds"] = round(sum(marts.build(self.db).values()), 2)
+        timings = marts.refresh(self.db)
+        self.last_result["marts"] = "incremental" if timings.pop("mode") else "full"
+        self.last_result["marts_seconds"] = round(sum(timings.values()), 2)
         self.runs += 1
         return self.last_result
 

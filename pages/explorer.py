@@ -15,9 +15,20 @@ from app.ui import form_widgets as fw
 from app.ui.widgets import table
 
 tr = ui.tr
-ui.require_roles(ui.actor(), wf.SUPERVISOR)
+actor = ui.require_roles(ui.actor(), wf.SUPERVISOR)
 db = ui.db()
 st.title(tr("page.explorer"))
+
+# The marts are refreshed by the background job; a supervisor can refresh now or rebuild everything.
+with st.expander(tr("explore.builds")):
+    table(explorer.last_builds(db), "mart_builds")
+    b1, b2 = st.columns(2)
+    full = b2.button(tr("explore.full_build"), key="ex-full")
+    if b1.button(tr("explore.refresh"), key="ex-refresh") or full:
+        bar = st.progress(0.0, text=tr("explore.building"))
+        explorer.rebuild(db, actor, full=full,
+                         progress=lambda name, n, total: bar.progress(n / total, text=f"{tr('explore.building')} {name}"))
+        st.success(tr("explore.built"))
 
 today = timeutil.today()
 drill: list = st.session_state.setdefault("ex-drill", [])

@@ -1,63 +1,112 @@
 """Build the analytics marts: plain DuckDB SQL in layers (dbt-style) — `models/staging/*.sql` over the
-operational tables, then `models/marts/*.sql` over staging — each model followed by its data tests.
+operational tables, then `models/marts/*.sql` over staging — each build followed by the data tests.
+
+Each model file is one SELECT with a first line that says how it is kept (dbt's materialisations):
+    -- ephemeral              a temporary view for the models after it (staging)
+    -- key: case_id           a table, a row per case; a refresh recomputes the changed cases
+    -- key: period <side>     a table per (period_kind, period) on one side — received, completed, raised;
+                              a refresh recomputes the periods whose cases changed on that side
+    -- key: period | week     a table per period over all sides
+    -- view                   a view over other models (nothing to refresh)
+The SQL is a Jinja template, like dbt's: `changed(col)`, `affected(...)` and `affected_facts(...)` expand to
+filters on the changed cases or the affected periods in a refresh, and to nothing in a full build.
+
+A refresh (`refresh`) recomputes only what changed since the last build — cases written or rated since its
+watermark (less a margin), new cases, and the open cases whose clock runs to the build day — and the periods
+they fall in. It trusts the timestamps: a move written with a much earlier time than the last build (a
+backdated import) needs a full build, as does a change of the calendar; new weights make one by themselves.
+A full
+build (`build`) recomputes everything (on demand, after a calendar change, or when there is nothing yet).
+Either runs in one transaction and keeps the old marts if a data test fails.
 
 In DuckDB mode the marts live in schema `marts` of the same file, built by the process that owns it (the app
-or this command), through a cursor of its own connection: no second process opens the file. In PostgreSQL mode
-the operational tables are copied into a DuckDB warehouse file (EZZ_WAREHOUSE, default
-data/warehouse/warehouse.duckdb) and the same SQL runs there.
+or this command), through its own connection: no second process opens the file. In PostgreSQL mode the
+operational tables are copied (a refresh: only the changed cases) into a DuckDB warehouse file
+(EZZ_WAREHOUSE, default data/warehouse/warehouse.duckdb) and the same SQL runs there.
 
-    python -m pipelines.marts            # full rebuild of the database in EZZ_DATABASE_URL
+    python -m pipelines.marts            # refresh (a full build the first time)
+    python -m pipelines.marts --full     # full rebuild
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import threading
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import jinja2
 import polars as pl
 import sqlalchemy as sa
 
 from app import calendar_store, timeutil
+from app import workflow as wf
 from app.db import Database, get_database
 
 MODELS = Path(__file__).resolve().parent / "models"
 SOURCES = ("cases", "case_events", "clock_stops", "ratings", "alarms", "items", "departments", "regions",
            "org_units")
+CASE_SOURCES = ("cases", "case_events", "clock_stops", "ratings")    # copied per changed case in a refresh
 SOURCE_COLUMNS = {"case_events": "case_id, seq, occurred_at, actor_user_id, actor_role, actor_unit_id, action, "
                                  "from_state, to_state"}
 WEIGHTS = {"w_efficiency": 0.4, "w_quality": 0.3, "w_satisfaction": 0.3}   # published defaults (domain.md §6)
 CALENDAR_FROM = date(2012, 1, 1)
+CITY = "4207"
+# Open cases are recomputed by every refresh: their clock runs to the build day and the background job moves
+# their warning level without a new version.
+CLOCK_STATES = tuple(sorted(wf.OPEN_STATES))
+# A refresh looks back this far before the watermark, so a write committed late (its updated_at taken before
+# the last build read the table) is still picked up; recomputing a case twice is harmless.
+OVERLAP = timedelta(minutes=10)
+DIMENSIONS = (("department", "dept_code"), ("item", "item_code"), ("district", "district_code"),
+              ("town", "town_code"), ("village", "village_code"), ("officer", "officer_user_id"))
+_LOCK = threading.Lock()   # one build at a time per process: two would conflict on the same rows
 
-# Data tests: (model, what, SQL returning the number of offending rows).
+# Data tests: (model, what, SQL returning the number of offending rows), rendered like the models, so a
+# refresh tests the rows it wrote.
 TESTS: list[tuple[str, str, str]] = [
-    ("stg_cases", "case_id unique", "SELECT COUNT(*) - COUNT(DISTINCT case_id) FROM marts.stg_cases"),
-    ("stg_cases", "no null keys", "SELECT COUNT(*) FROM marts.stg_cases WHERE dept_code IS NULL OR submitted_day IS NULL"),
-    ("stg_stops", "no negative stop", "SELECT COUNT(*) FROM marts.stg_stops WHERE working_days < 0"),
-    ("fct_case", "one row per staged case",
-     "SELECT ABS((SELECT COUNT(*) FROM marts.fct_case) - (SELECT COUNT(*) FROM marts.stg_cases))"),
-    ("fct_case", "working days never negative", "SELECT COUNT(*) FROM marts.fct_case WHERE working_days_used < 0"),
+    ("fct_case", "case_id unique",
+     "SELECT COUNT(*) - COUNT(DISTINCT case_id) FROM marts.fct_case WHERE TRUE {{ changed('case_id') }}"),
+    ("fct_case", "no null keys", "SELECT COUNT(*) FROM marts.fct_case WHERE (dept_code IS NULL "
+     "OR submitted_day IS NULL OR received_week IS NULL) {{ changed('case_id') }}"),
+    ("fct_case", "one row per case that left the draft",
+     "SELECT ABS((SELECT COUNT(*) FROM marts.fct_case) - "
+     "(SELECT COUNT(*) FROM src_cases WHERE state <> 'draft' AND submitted_at IS NOT NULL))"),
+    ("fct_case", "working days never negative",
+     "SELECT COUNT(*) FROM marts.fct_case WHERE working_days_used < 0 {{ changed('case_id') }}"),
     ("fct_case", "completed cases are on time or not",
      "SELECT COUNT(*) FROM marts.fct_case WHERE completed_day IS NOT NULL AND on_time IS NULL "
-     "AND working_days_used IS NOT NULL"),
+     "AND working_days_used IS NOT NULL {{ changed('case_id') }}"),
+    ("mart_measures", "(period, dimension, key) unique",
+     "SELECT COUNT(*) - COUNT(DISTINCT (period_kind, period, dimension, key)) FROM marts.mart_measures "
+     "WHERE TRUE {{ affected('period', 'period_kind') }}"),
+
+    ("mart_measures", "each partition's received sums to the city's",
+     "SELECT COUNT(*) FROM (SELECT period_kind, period FROM (SELECT period_kind, period, dimension, "
+     "SUM(received) AS n FROM marts.mart_measures WHERE dimension IN ('department', 'item', 'district', 'city') "
+     "{{ affected('period', 'period_kind') }} GROUP BY ALL) GROUP BY ALL HAVING MIN(n) <> MAX(n))"),
     ("mart_dept_week", "(dept, week) unique",
      "SELECT COUNT(*) - COUNT(DISTINCT (dept_code, week)) FROM marts.mart_dept_week"),
     ("mart_dept_week", "received sums to the staged cases",
-     "SELECT ABS((SELECT SUM(received) FROM marts.mart_dept_week) - (SELECT COUNT(*) FROM marts.stg_cases))"),
+     "SELECT ABS((SELECT SUM(received) FROM marts.mart_dept_week) - (SELECT COUNT(*) FROM marts.fct_case))"),
     ("mart_dept_week", "completed sums to the completed facts",
      "SELECT ABS((SELECT SUM(completed) FROM marts.mart_dept_week) - "
      "(SELECT COUNT(*) FROM marts.fct_case WHERE completed_day IS NOT NULL))"),
     ("mart_dept_week", "rates within 0..1",
-     "SELECT COUNT(*) FROM marts.mart_dept_week WHERE on_time_rate NOT BETWEEN 0 AND 1 "
-     "OR online_share NOT BETWEEN 0 AND 1 OR satisfaction NOT BETWEEN 0 AND 1"),
-    ("mart_dept_rating_week", "one rating per (dept, week)",
-     "SELECT ABS((SELECT COUNT(*) FROM marts.mart_dept_rating_week) - (SELECT COUNT(*) FROM marts.mart_dept_week))"),
-    ("mart_dept_rating_week", "score within 0..100 and graded",
-     "SELECT COUNT(*) FROM marts.mart_dept_rating_week WHERE score NOT BETWEEN 0 AND 100 OR grade IS NULL"),
+     "SELECT COUNT(*) FROM marts.mart_dept_week WHERE (on_time_rate NOT BETWEEN 0 AND 1 "
+     "OR online_share NOT BETWEEN 0 AND 1 OR satisfaction NOT BETWEEN 0 AND 1) {{ affected('week', \"'week'\") }}"),
+    ("mart_dept_rating", "one rating per department and period",
+     "SELECT ABS((SELECT COUNT(*) FROM marts.mart_dept_rating) - "
+     "(SELECT COUNT(*) FROM marts.mart_measures WHERE dimension = 'department'))"),
+    ("mart_dept_rating", "score within 0..100 and graded",
+     "SELECT COUNT(*) FROM marts.mart_dept_rating WHERE (score NOT BETWEEN 0 AND 100 OR grade IS NULL) "
+     "{{ affected('period', 'period_kind') }}"),
 ]
 
 
@@ -65,13 +114,74 @@ class MartTestFailed(AssertionError):
     pass
 
 
-def _model_files() -> list[Path]:
-    return sorted((MODELS / "staging").glob("*.sql")) + sorted((MODELS / "marts").glob("*.sql"))
+SIDES = ("received", "completed", "raised")
+FACTS = "fct_case"
+# The columns of the case facts each side's measures depend on: a case whose values here changed touches
+# the side's periods (before and after); a case that changed only elsewhere does not.
+SIDE_COLUMNS = {
+    "received": ("received_week", "received_month", "accepted_day IS NOT NULL", "online", "supplemented"),
+    "completed": ("completed_week", "completed_month", "on_time", "working_days_used", "refused",
+                  "rating_level", "bad_review"),
+}
+DIMENSION_COLUMNS = ("dept_code", "item_code", "district_code", "town_code", "village_code", "officer_user_id")
 
 
-def _statements(text: str) -> list[str]:
-    lines = [line for line in text.splitlines() if not line.strip().startswith("--")]
-    return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
+@dataclass(frozen=True)
+class Model:
+    name: str
+    kind: str         # ephemeral | view | case_id | period | week
+    side: str         # for period tables: received | completed | raised | any
+    sql: str          # the Jinja template
+
+
+def models() -> list[Model]:
+    out = []
+    for path in sorted((MODELS / "staging").glob("*.sql")) + sorted((MODELS / "marts").glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        first = text.splitlines()[0].removeprefix("--").strip()
+        words = first.removeprefix("key:").split()
+        kind, side = words[0], (words[1] if len(words) > 1 else "any")
+        if kind not in ("ephemeral", "view", "case_id", "period", "week") or side not in (*SIDES, "any"):
+            raise ValueError(f"{path.name}: first line must say how the model is kept (see pipelines/marts.py)")
+        out.append(Model(path.stem.split("_", 1)[1], kind, side, text))
+    return out
+
+
+def render(template: str, incremental: bool) -> str:
+    """A model or test with its Jinja macros expanded (only fixed SQL: nothing a user typed)."""
+    def changed(column: str) -> str:
+        return f"AND {column} IN (SELECT case_id FROM _changed_cases)" if incremental else ""
+
+    def _side(side: str) -> str:
+        return "" if side == "any" else f" AND a.a_side = '{side}'"
+
+    def affected(column: str, kind: str, side: str = "any") -> str:
+        return (f"AND EXISTS (SELECT 1 FROM _affected AS a WHERE a.a_kind = {kind} AND a.a_period = {column}"
+                f"{_side(side)})" if incremental else "")
+
+    def affected_facts(alias: str, side: str) -> str:
+        """A first cut on the facts' own period columns, before they are paired with the period kinds."""
+        if not incremental:
+            return ""
+        return " ".join([f"AND ({alias}.{side}_week IN (SELECT a_period FROM _affected AS a WHERE a.a_kind = 'week'"
+                         f"{_side(side)})",
+                         f"OR {alias}.{side}_month IN (SELECT a_period FROM _affected AS a WHERE a.a_kind = 'month'"
+                         f"{_side(side)}))"])
+
+    def dimension_columns() -> str:
+        names = " ".join(f"WHEN GROUPING({col}) = 0 THEN '{dim}'" for dim, col in DIMENSIONS)
+        keys = " ".join(f"WHEN GROUPING({col}) = 0 THEN CAST({col} AS VARCHAR)" for _, col in DIMENSIONS)
+        return f"CASE {names} ELSE 'city' END AS dimension, CASE {keys} ELSE '{CITY}' END AS key"
+
+    def grouping_sets(period: str) -> str:
+        sets = [f"(period_kind, {period}, {col})" for _, col in DIMENSIONS] + [f"(period_kind, {period})"]
+        return f"GROUPING SETS ({', '.join(sets)})"
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - SQL, not HTML
+    env.globals.update(changed=changed, affected=affected, affected_facts=affected_facts,
+                       dimension_columns=dimension_columns, grouping_sets=grouping_sets, is_incremental=incremental)
+    body = "\n".join(line for line in template.splitlines() if not line.strip().startswith("--"))
+    return env.from_string(body).render().strip().rstrip(";")
 
 
 def warehouse_path() -> Path:
@@ -91,29 +201,28 @@ def _calendar_frame(db: Database, until: date) -> pl.DataFrame:
     return frame.with_columns(pl.col("is_working").cast(pl.Int32).cum_sum().alias("wd_index"))
 
 
-def _prepare(wh: duckdb.DuckDBPyConnection, db: Database, build_day: date, weights: dict[str, float]) -> None:
-    wh.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    if db.is_duckdb:
-        for name in SOURCES:
-            cols = SOURCE_COLUMNS.get(name, "*")
-            wh.execute(f"CREATE OR REPLACE TEMP VIEW src_{name} AS SELECT {cols} FROM main.{name}")
-    else:
-        with db.read() as conn:
-            for name in SOURCES:
-                cols = SOURCE_COLUMNS.get(name, "*")
-                frame = pl.read_database(sa.text(f"SELECT {cols} FROM {name}"), conn,  # noqa: S608 - fixed names
-                                         infer_schema_length=None)
-                frame = frame.cast(_declared_types(name, frame.columns), strict=False)
-                wh.register(f"_load_{name}", frame.to_arrow())
-                wh.execute(f"CREATE OR REPLACE TABLE src_{name} AS SELECT * FROM _load_{name}")
-                wh.unregister(f"_load_{name}")
-    calendar = _calendar_frame(db, build_day + timedelta(days=366))
-    wh.register("_calendar", calendar.to_arrow())
-    wh.execute("CREATE OR REPLACE TABLE marts.calendar_days AS SELECT * FROM _calendar")
-    wh.unregister("_calendar")
-    wh.execute("SET VARIABLE build_day = ?::DATE", [build_day])
-    for key, value in weights.items():
-        wh.execute(f"SET VARIABLE {key} = ?::DOUBLE", [value])
+def _load(wh: duckdb.DuckDBPyConnection, db: Database, name: str, where: str = "",
+          params: dict[str, Any] | None = None) -> pl.DataFrame:
+    cols = SOURCE_COLUMNS.get(name, "*")
+    with db.read() as conn:
+        frame = pl.read_database(sa.text(f"SELECT {cols} FROM {name} {where}"),  # noqa: S608 - fixed names
+                                 conn, execute_options={"parameters": params or {}}, infer_schema_length=None)
+    return frame.cast(_declared_types(name, frame.columns), strict=False)
+
+
+def _copy_sources(wh: duckdb.DuckDBPyConnection, db: Database, changed: list[int] | None) -> None:
+    """PostgreSQL mode: the operational tables into the warehouse — all of them, or in a refresh only the
+    changed cases' rows (and the small tables whole)."""
+    for name in SOURCES:
+        if changed is not None and name in CASE_SOURCES:
+            frame = _load(wh, db, name, "WHERE case_id = ANY(:ids)", {"ids": changed})
+            wh.register("_load", frame.to_arrow())
+            wh.execute(f"DELETE FROM src_{name} WHERE case_id IN (SELECT case_id FROM _changed_cases)")
+            wh.execute(f"INSERT INTO src_{name} BY NAME SELECT * FROM _load")
+        else:
+            wh.register("_load", _load(wh, db, name).to_arrow())
+            wh.execute(f"CREATE OR REPLACE TABLE src_{name} AS SELECT * FROM _load")
+        wh.unregister("_load")
 
 
 def _declared_types(table: str, columns: list[str]) -> dict[str, Any]:
@@ -149,35 +258,210 @@ def _open(db: Database) -> tuple[Any, duckdb.DuckDBPyConnection]:
     return con, con
 
 
-def build(db: Database, *, build_day: date | None = None, weights: dict[str, float] | None = None,
-          progress: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
-    """Rebuild every model and run its data tests; returns seconds per model. Raises MartTestFailed."""
-    build_day = build_day or timeutil.today()
-    weights = {**WEIGHTS, **(weights or {})}
+def _close(db: Database, holder: Any, wh: duckdb.DuckDBPyConnection) -> None:
+    if db.is_duckdb:
+        holder.close()
+    else:
+        wh.close()
+
+
+def _last_build(wh: duckdb.DuckDBPyConnection) -> tuple[datetime | None, date | None, str | None]:
+    """The watermark, build day and weights of the last build, or Nones when there are no marts to refresh."""
+    found = wh.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE schema_name = 'marts' "
+                       "AND table_name IN ('build_log', 'fct_case')").fetchall()[0][0]
+    if found < 2:
+        return None, None, None
+    wh.execute("ALTER TABLE marts.build_log ADD COLUMN IF NOT EXISTS weights VARCHAR")
+    rows = wh.execute("SELECT watermark, build_day, weights FROM marts.build_log ORDER BY built_at DESC LIMIT 1"
+                      ).fetchall()
+    return rows[0] if rows else (None, None, None)
+
+
+def _changed_ids(db: Database, wh: duckdb.DuckDBPyConnection, since: datetime, newest: int) -> list[int] | None:
+    """The cases to recompute: written or rated since `since`, open, or newer than any staged case (a case
+    written with an earlier timestamp — an import, a test's clock — is still found)."""
+    sql = ("SELECT case_id FROM cases WHERE updated_at >= :since OR state IN :clock OR case_id > :newest "
+           "UNION SELECT case_id FROM ratings WHERE rated_at >= :since")
+    if db.is_duckdb:
+        wh.execute("CREATE OR REPLACE TEMP TABLE _changed_cases AS "
+                   "SELECT case_id FROM main.cases WHERE updated_at >= ? OR state IN (SELECT UNNEST(?)) "
+                   "OR case_id > ? UNION SELECT case_id FROM main.ratings WHERE rated_at >= ?",
+                   [since, list(CLOCK_STATES), newest, since])
+        return None
+    stmt = sa.text(sql).bindparams(sa.bindparam("clock", expanding=True))
+    with db.read() as conn:
+        ids = [r[0] for r in conn.execute(stmt, {"since": since, "clock": list(CLOCK_STATES), "newest": newest})]
+    wh.register("_ids", pl.DataFrame({"case_id": ids}, schema={"case_id": pl.Int64}).to_arrow())
+    wh.execute("CREATE OR REPLACE TEMP TABLE _changed_cases AS SELECT case_id FROM _ids")
+    wh.unregister("_ids")
+    return ids
+
+
+def _watermark(db: Database) -> datetime | None:
+    with db.read() as conn:
+        return conn.execute(sa.text("SELECT MAX(updated_at) FROM cases")).scalar()
+
+
+def _source_views(wh: duckdb.DuckDBPyConnection) -> None:
+    for name in SOURCES:
+        wh.execute(f"CREATE OR REPLACE TEMP VIEW src_{name} AS SELECT {SOURCE_COLUMNS.get(name, '*')} "
+                   f"FROM main.{name}")
+
+
+def _failures(wh: duckdb.DuckDBPyConnection, incremental: bool) -> list[str]:
+    return [f"{model}: {what} ({bad} rows)" for model, what, sql in TESTS
+            if (bad := wh.execute(render(sql, incremental)).fetchall()[0][0] or 0)]
+
+
+def check(db: Database) -> list[str]:
+    """Run the data tests on the marts as they stand; the failures, or []."""
+    holder, wh = _open(db)
+    try:
+        if db.is_duckdb:
+            _source_views(wh)
+        return _failures(wh, incremental=False)
+    finally:
+        _close(db, holder, wh)
+
+
+def _set_up(wh: duckdb.DuckDBPyConnection, db: Database, build_day: date, weights: dict[str, float],
+            changed: list[int] | None, incremental: bool) -> None:
+    wh.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    wh.execute("CREATE TABLE IF NOT EXISTS marts.build_log (built_at TIMESTAMP, build_day DATE, mode VARCHAR, "
+               "watermark TIMESTAMP, changed_cases BIGINT, seconds DOUBLE, weights VARCHAR)")
+    if db.is_duckdb:
+        _source_views(wh)
+    else:
+        _copy_sources(wh, db, changed if incremental else None)
+    if not incremental:   # the calendar is rebuilt with every full build (a calendar change needs one)
+        calendar = _calendar_frame(db, build_day + timedelta(days=366))
+        wh.register("_calendar", calendar.to_arrow())
+        wh.execute("CREATE OR REPLACE TABLE marts.calendar_days AS SELECT * FROM _calendar")
+        wh.unregister("_calendar")
+    wh.execute("SET VARIABLE build_day = ?::DATE", [build_day])
+    for key, value in weights.items():
+        wh.execute(f"SET VARIABLE {key} = ?::DOUBLE", [value])
+
+
+def _side_changes(wh: duckdb.DuckDBPyConnection) -> None:
+    """The periods a refresh must recompute, side by side: those of the changed cases whose side columns
+    differ between the old facts and the new (`_new`), before and after."""
+    dims = ", ".join(DIMENSION_COLUMNS)
+    for side, columns in SIDE_COLUMNS.items():
+        cols = f"case_id, {dims}, {', '.join(columns)}"
+        where = "WHERE completed_day IS NOT NULL" if side == "completed" else ""
+        old = f"SELECT {cols} FROM marts.{FACTS} WHERE case_id IN (SELECT case_id FROM _changed_cases)" + (
+            " AND completed_day IS NOT NULL" if where else "")
+        new = f"SELECT {cols} FROM _new {where}"
+        wh.execute(f"""INSERT INTO _affected
+            SELECT DISTINCT '{side}', k.kind, k.period
+            FROM (({old} EXCEPT {new}) UNION ALL ({new} EXCEPT {old})) AS d,
+                 LATERAL (VALUES ('week', d.{side}_week), ('month', d.{side}_month)) AS k(kind, period)
+            WHERE k.period IS NOT NULL""")
+
+
+def _drop_if_other_kind(wh: duckdb.DuckDBPyConnection, name: str, kind: str) -> None:
+    """A model that changed from table to view (or back) since the last build: drop the old object."""
+    other = "table" if kind == "view" else "view"
+    catalog = "duckdb_tables()" if other == "table" else "duckdb_views()"
+    name_col = "table_name" if other == "table" else "view_name"
+    if wh.execute(f"SELECT COUNT(*) FROM {catalog} WHERE schema_name = 'marts' AND {name_col} = ?",
+                  [name]).fetchall()[0][0]:
+        wh.execute(f"DROP {other.upper()} marts.{name}")
+
+
+def _run(db: Database, *, build_day: date, weights: dict[str, float], incremental: bool,
+         progress: Callable[[str, int, int], None] | None) -> dict[str, float]:
     holder, wh = _open(db)
     timings: dict[str, float] = {}
+    started_all = time.perf_counter()
     try:
+        wh.execute("BEGIN TRANSACTION")
         started = time.perf_counter()
-        _prepare(wh, db, build_day, weights)
+        last, last_day, last_weights = _last_build(wh)
+        published = json.dumps(weights, sort_keys=True)
+        if last is None or last_day is None or build_day < last_day or last_weights != published:
+            incremental = False   # nothing to refresh from, the clock went back, or new weights: build it all
+        watermark = _watermark(db)
+        since = last - OVERLAP if incremental else None
+        newest = wh.execute("SELECT COALESCE(MAX(case_id), 0) FROM marts.fct_case").fetchall()[0][0] \
+            if incremental else 0
+        changed = _changed_ids(db, wh, since, newest) if incremental else None
+        _set_up(wh, db, build_day, weights, changed, incremental)
+        if incremental:
+            # Only these moves change the accepting officer or the refusal: the others keep what was staged.
+            wh.execute("""CREATE OR REPLACE TEMP TABLE _needs_events AS
+                          SELECT case_id FROM src_cases WHERE case_id IN (SELECT case_id FROM _changed_cases)
+                          AND (submitted_at >= ? OR accepted_at >= ? OR decided_at >= ? OR case_id > ?)""",
+                       [since, since, since, newest])
+            wh.execute("CREATE OR REPLACE TEMP TABLE _affected (a_side VARCHAR, a_kind VARCHAR, a_period DATE)")
+            wh.execute("""INSERT INTO _affected SELECT DISTINCT 'raised', p.kind,
+                                 CAST(date_trunc(p.kind, raised_at) AS DATE)
+                          FROM src_alarms, (VALUES ('week'), ('month')) AS p(kind) WHERE raised_at >= ?""",
+                       [since])
         timings["sources"] = time.perf_counter() - started
-        files = _model_files()
-        for n, path in enumerate(files, start=1):
+        steps = models()
+        for n, model in enumerate(steps, start=1):
             started = time.perf_counter()
-            for stmt in _statements(path.read_text(encoding="utf-8")):
-                wh.execute(stmt)
-            timings[path.stem.split("_", 1)[1]] = time.perf_counter() - started
+            sql = render(model.sql, incremental)
+            table = f"marts.{model.name}"
+            if not incremental:
+                _drop_if_other_kind(wh, model.name, "view" if model.kind == "view" else "table")
+            if model.kind == "ephemeral":
+                wh.execute(f"CREATE OR REPLACE TEMP VIEW {model.name} AS {sql}")
+            elif model.kind == "view":
+                wh.execute(f"CREATE OR REPLACE VIEW {table} AS {sql}")
+            elif not incremental:
+                wh.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+            else:
+                wh.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {sql}")
+                if model.name == FACTS:
+                    _side_changes(wh)
+                side = "" if model.side == "any" else f" AND a.a_side = '{model.side}'"
+                wh.execute(f"DELETE FROM {table} WHERE " + {
+                    "case_id": "case_id IN (SELECT case_id FROM _changed_cases)",
+                    "week": f"week IN (SELECT a_period FROM _affected AS a WHERE a.a_kind = 'week'{side})",
+                    "period": f"EXISTS (SELECT 1 FROM _affected AS a WHERE a.a_kind = {table}.period_kind "
+                              f"AND a.a_period = {table}.period{side})"}[model.kind])
+                wh.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _new")
+            timings[model.name] = time.perf_counter() - started
             if progress:
-                progress(path.stem.split("_", 1)[1], n, len(files))
-        failures = [f"{model}: {what} ({bad} rows)" for model, what, sql in TESTS
-                    if (bad := wh.execute(sql).fetchone()[0] or 0)]
+                progress(model.name, n, len(steps))
+        started = time.perf_counter()
+        failures = _failures(wh, incremental)
+        timings["tests"] = time.perf_counter() - started
         if failures:
             raise MartTestFailed("; ".join(failures))
+        n_changed = wh.execute("SELECT COUNT(*) FROM _changed_cases").fetchall()[0][0] if incremental else None
+        wh.execute("INSERT INTO marts.build_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   [timeutil.now(), build_day, "incremental" if incremental else "full",
+                    watermark or datetime(2000, 1, 1), n_changed, time.perf_counter() - started_all, published])
+        wh.execute("COMMIT")
+    except BaseException:
+        wh.execute("ROLLBACK")
+        raise
     finally:
-        if not db.is_duckdb:
-            wh.close()
-        else:
-            holder.close()
+        _close(db, holder, wh)
+    timings["mode"] = 1.0 if incremental else 0.0
     return timings
+
+
+def build(db: Database, *, build_day: date | None = None, weights: dict[str, float] | None = None,
+          progress: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
+    """Rebuild every model and run the data tests; returns seconds per step. Raises MartTestFailed (and keeps
+    the marts as they were)."""
+    with _LOCK:
+        return _run(db, build_day=build_day or timeutil.today(), weights={**WEIGHTS, **(weights or {})},
+                    incremental=False, progress=progress)
+
+
+def refresh(db: Database, *, build_day: date | None = None, weights: dict[str, float] | None = None,
+            progress: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
+    """Recompute what changed since the last build (a full build when there is none); `timings['mode']` is 1
+    for an incremental refresh, 0 when it had to build everything."""
+    with _LOCK:
+        return _run(db, build_day=build_day or timeutil.today(), weights={**WEIGHTS, **(weights or {})},
+                    incremental=True, progress=progress)
 
 
 def read(db: Database, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
@@ -186,24 +470,24 @@ def read(db: Database, sql: str, params: list[Any] | None = None) -> pl.DataFram
     try:
         return pl.from_arrow(wh.execute(sql, params or []).to_arrow_table())
     finally:
-        if not db.is_duckdb:
-            wh.close()
-        else:
-            holder.close()
+        _close(db, holder, wh)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--build-day", type=date.fromisoformat, default=None)
+    parser.add_argument("--full", action="store_true", help="rebuild everything (default: refresh what changed)")
     args = parser.parse_args(argv)
     from app.config import load_settings
 
     settings = load_settings()
     db = get_database(args.database_url or settings.database_url, schema=settings.database_schema)
     db.migrate()
-    timings = build(db, build_day=args.build_day,
-                    progress=lambda name, n, total: print(f"[{n}/{total}] {name}", flush=True))
+    run = build if args.full else refresh
+    timings = run(db, build_day=args.build_day,
+                  progress=lambda name, n, total: print(f"[{n}/{total}] {name}", flush=True))
+    print("mode:", "incremental" if timings.pop("mode") else "full")
     for name, seconds in timings.items():
         print(f"{name:28} {seconds * 1000:8.0f} ms")
     return 0

@@ -52,6 +52,7 @@ def test_job_runner_runs_the_recomputation(seeded_db):
     import tempfile
 
     os.environ.setdefault("EZZ_WAREHOUSE", os.path.join(tempfile.mkdtemp(prefix="ezz-wh-"), "warehouse.duckdb"))
+    file_case(seeded_db, seeded_db.actors["applicant"])   # at least one open case, whatever ran before
     result = JobRunner(seeded_db, interval=3600).run_once()
     assert result["warning_levels"]["checked"] >= 1
     assert "raised" in result["alarms"]

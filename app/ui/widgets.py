@@ -37,7 +37,22 @@ def translate_columns(df: pl.DataFrame) -> pl.DataFrame:
     names = {"case_no": "col.case_no", "item": "col.item", "state": "col.state", "applicant_name": "col.applicant",
              "submitted_at": "col.submitted_at", "promised_due": "col.due", "warning_level": "col.level",
              "department": "col.department", "count": "col.count"}
-    return out.rename({c: tr(k) for c, k in names.items() if c in out.columns})
+    return out.rename({c: _column_label(c, names) for c in out.columns})
+
+
+def _column_label(column: str, names: dict[str, str]) -> str:
+    """A column's header from the catalogue: the common names, then col.<name>, then the explorer's measures
+    (and their previous-period twins); an unknown column keeps its name."""
+    from app.i18n import M
+
+    if column in names:
+        return tr(names[column])
+    for key in (f"col.{column}", f"explore.m_{column}", f"explore.col_{column}"):
+        if key in M:
+            return tr(key)
+    if column.startswith("prev_") and f"explore.m_{column[5:]}" in M:
+        return tr("explore.prev", measure=tr(f"explore.m_{column[5:]}"))
+    return column
 
 
 def table(df: pl.DataFrame, name: str) -> None:

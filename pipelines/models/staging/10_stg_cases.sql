@@ -1,24 +1,46 @@
--- One row per case that left the draft: the dates as days, the week it was received (ISO, Monday), the officer
--- who holds it (or accepted it), and the region path city → district → town → village.
-CREATE OR REPLACE TABLE marts.stg_cases AS
-SELECT
-    c.case_id, c.case_no, c.item_code, c.dept_code, c.unit_id, c.accepted_unit_id, c.region_code,
-    substr(c.region_code, 1, 6) AS district_code,
-    CASE WHEN length(c.region_code) >= 9 THEN substr(c.region_code, 1, 9) END AS town_code,
-    CASE WHEN length(c.region_code) >= 12 THEN substr(c.region_code, 1, 12) END AS village_code,
-    CASE length(split_part(c.unit_id, '-', 2)) WHEN 4 THEN '市' WHEN 6 THEN '区' WHEN 9 THEN '乡镇街道'
-         ELSE '村社区' END AS level,
-    c.channel, c.state, c.warning_level, c.supplement_count, c.promised_days, c.extension_days, c.clock_start,
-    CAST(c.submitted_at AS DATE) AS submitted_day,
-    CAST(c.accepted_at AS DATE) AS accepted_day,
-    CAST(c.decided_at AS DATE) AS decided_day,
-    CAST(c.completed_at AS DATE) AS completed_day,
-    CAST(date_trunc('week', c.submitted_at) AS DATE) AS received_week,
-    CAST(date_trunc('week', c.completed_at) AS DATE) AS completed_week,
-    COALESCE(c.assigned_user_id, acc.actor_user_id) AS officer_user_id
-FROM src_cases AS c
-LEFT JOIN (
-    SELECT case_id, arg_max(actor_user_id, seq) AS actor_user_id
-    FROM src_case_events WHERE action = 'accept' GROUP BY case_id
-) AS acc ON acc.case_id = c.case_id
-WHERE c.state <> 'draft' AND c.submitted_at IS NOT NULL;
+-- ephemeral
+-- One row per case that left the draft: the dates as days, the week (ISO, Monday) and month it was received
+-- and completed, the officer who holds it (or else the one who accepted it), whether it was refused, and the
+-- region path city → district → town → village. The accepting officer and the refusal come from the events;
+-- a refresh reads the events only of cases submitted, accepted or decided since the last build
+-- (`_needs_events`) and keeps the earlier answer for the others, since only those moves can change it.
+WITH ev AS (
+    SELECT case_id, arg_max(actor_user_id, seq) FILTER (WHERE action = 'accept') AS accepted_by,
+           bool_or(action = 'refuse') AS refused
+    FROM src_case_events
+    WHERE action IN ('accept', 'refuse') {% if is_incremental %}AND case_id IN (SELECT case_id FROM _needs_events){% endif %}
+    GROUP BY case_id
+), staged AS (
+    SELECT
+        c.case_id, c.case_no, c.item_code, c.dept_code, c.unit_id, c.accepted_unit_id, c.region_code,
+        substr(c.region_code, 1, 6) AS district_code,
+        CASE WHEN length(c.region_code) >= 9 THEN substr(c.region_code, 1, 9) END AS town_code,
+        CASE WHEN length(c.region_code) >= 12 THEN substr(c.region_code, 1, 12) END AS village_code,
+        CASE length(split_part(c.unit_id, '-', 2)) WHEN 4 THEN '市' WHEN 6 THEN '区' WHEN 9 THEN '乡镇街道'
+             ELSE '村社区' END AS level,
+        c.channel, c.state, c.warning_level, c.supplement_count, c.promised_days, c.extension_days, c.clock_start,
+        CAST(c.submitted_at AS DATE) AS submitted_day,
+        CAST(c.accepted_at AS DATE) AS accepted_day,
+        CAST(c.decided_at AS DATE) AS decided_day,
+        CAST(c.completed_at AS DATE) AS completed_day,
+        CAST(date_trunc('week', c.submitted_at) AS DATE) AS received_week,
+        CAST(date_trunc('week', c.completed_at) AS DATE) AS completed_week,
+        CAST(date_trunc('month', c.submitted_at) AS DATE) AS received_month,
+        CAST(date_trunc('month', c.completed_at) AS DATE) AS completed_month,
+        c.assigned_user_id,
+{% if is_incremental %}
+        CASE WHEN c.case_id IN (SELECT case_id FROM _needs_events) THEN ev.accepted_by ELSE old.accepted_by END
+            AS accepted_by,
+        CASE WHEN c.case_id IN (SELECT case_id FROM _needs_events) THEN COALESCE(ev.refused, FALSE)
+             ELSE old.refused END AS refused
+{% else %}
+        ev.accepted_by, COALESCE(ev.refused, FALSE) AS refused
+{% endif %}
+    FROM src_cases AS c
+    LEFT JOIN ev ON ev.case_id = c.case_id
+{% if is_incremental %}
+    LEFT JOIN marts.fct_case AS old ON old.case_id = c.case_id
+{% endif %}
+    WHERE c.state <> 'draft' AND c.submitted_at IS NOT NULL {{ changed("c.case_id") }}
+)
+SELECT * EXCLUDE (assigned_user_id), COALESCE(assigned_user_id, accepted_by) AS officer_user_id FROM staged
