@@ -87,9 +87,9 @@ def draw_queue(co_only: bool = False) -> None:
             st.switch_page(CASE_PAGE, query_params={"no": chosen})
         right.number_input(tr("desk.page", pages=pages), min_value=1, max_value=pages, step=1, key="desk-page")
         e1, e2 = st.columns(2)
-        e1.download_button(tr("export.csv"), shown.write_csv().encode("utf-8-sig"), "queue.csv", "text/csv",
+        e1.download_button(tr("export.csv"), lambda: shown.write_csv().encode("utf-8-sig"), "queue.csv", "text/csv",
                            key="desk-csv")
-        e2.download_button(tr("export.xlsx"), to_xlsx(shown), "queue.xlsx",
+        e2.download_button(tr("export.xlsx"), lambda: to_xlsx(shown), "queue.xlsx",
                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="desk-xlsx")
 
     if actor.role == wf.HEAD and counts:

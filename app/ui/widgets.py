@@ -63,9 +63,10 @@ def table(df: pl.DataFrame, name: str) -> None:
         return
     st.dataframe(shown, hide_index=True, width="stretch")
     left, right = st.columns(2)
-    left.download_button(tr("export.csv"), shown.write_csv().encode("utf-8-sig"), f"{name}.csv", "text/csv",
+    # The files are made when asked for (a callable), not on every rerun of the page.
+    left.download_button(tr("export.csv"), lambda: shown.write_csv().encode("utf-8-sig"), f"{name}.csv", "text/csv",
                          key=f"csv-{name}")
-    right.download_button(tr("export.xlsx"), to_xlsx(shown), f"{name}.xlsx",
+    right.download_button(tr("export.xlsx"), lambda: to_xlsx(shown), f"{name}.xlsx",
                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{name}")
 
 
