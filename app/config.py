@@ -52,6 +52,7 @@ class Settings:
     write_retries: int = 5
     yellow_days: int = 2          # domain.md §5 defaults: yellow at ≤ 2 working days left …
     yellow_ratio: float = 0.8     # … or 80 % of the limit used; red when the limit has passed
+    rating_weights: tuple[int, int, int] = (40, 30, 30)   # 评定 weights: efficiency, quality, satisfaction (%)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -67,6 +68,9 @@ class Settings:
                 )
         if self.yellow_days < 0 or not 0 < self.yellow_ratio <= 1:
             raise ConfigError("EZZ_YELLOW_DAYS must be ≥ 0 and EZZ_YELLOW_RATIO within (0, 1]")
+        if len(self.rating_weights) != 3 or min(self.rating_weights) < 0 or sum(self.rating_weights) != 100:
+            raise ConfigError("EZZ_RATING_WEIGHTS must be three whole percentages (efficiency, quality, "
+                              "satisfaction) adding up to 100, e.g. 40,30,30")
         if self.mode not in ("development", "production"):
             raise ConfigError(f"EZZ_MODE must be development or production, not {self.mode!r}")
 
@@ -92,7 +96,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         write_retries=int(values.get("EZZ_WRITE_RETRIES", "5")),
         yellow_days=int(values.get("EZZ_YELLOW_DAYS", "2")),
         yellow_ratio=float(values.get("EZZ_YELLOW_RATIO", "0.8")),
+        rating_weights=_weights(values.get("EZZ_RATING_WEIGHTS", "40,30,30")),
     )
+
+
+def _weights(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.replace("/", ",").split(","))
+    except ValueError as exc:
+        raise ConfigError(f"EZZ_RATING_WEIGHTS must be three whole numbers such as 40,30,30, not {text!r}") from exc
 
 
 @functools.lru_cache(maxsize=1)

@@ -129,7 +129,7 @@ def last_builds(db: Database, limit: int = 5) -> pl.DataFrame:
 
     try:
         return marts.read(db, "SELECT built_at, build_day, mode, changed_cases, seconds FROM marts.build_log "
-                              "ORDER BY built_at DESC LIMIT ?", [limit])
+                              "ORDER BY built_at DESC, rowid DESC LIMIT ?", [limit])
     except Exception:  # noqa: BLE001 - no marts yet (duckdb raises CatalogException)
         return pl.DataFrame()
 

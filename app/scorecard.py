@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import polars as pl
@@ -37,6 +37,7 @@ class Scorecard:
     figures: dict[str, float | int | None]
     red_cases: pl.DataFrame
     cards: pl.DataFrame
+    weights: dict[str, int] = field(default_factory=lambda: {"e": 40, "q": 30, "s": 30})   # % as published
 
 
 def weeks(db: Database) -> list[date]:
@@ -75,7 +76,14 @@ def build(db: Database, week: date) -> Scorecard:
         "satisfaction": week_rows["satisfied"] / week_rows["rated"] if week_rows["rated"] else None,
     }
     start, end = datetime.combine(week, time()), datetime.combine(week + timedelta(days=7), time())
-    return Scorecard(week, ranking, figures, _red_cases(db, start, end, names), _cards(db, start, end, names))
+    return Scorecard(week, ranking, figures, _red_cases(db, start, end, names), _cards(db, start, end, names),
+                     weights_in_percent(marts.published_weights(db)))
+
+
+def weights_in_percent(weights: dict[str, float]) -> dict[str, int]:
+    """The rating weights as the published text shows them: {e, q, s} in whole percent."""
+    return {"e": round(100 * weights["w_efficiency"]), "q": round(100 * weights["w_quality"]),
+            "s": round(100 * weights["w_satisfaction"])}
 
 
 def _red_cases(db: Database, start: datetime, end: datetime, names: dict[str, str]) -> pl.DataFrame:
@@ -226,6 +234,6 @@ def to_pdf(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> bytes:
 <body class="notice scorecard"><h1 class="top">{_e(t("app.title", lang))} {_e(title)}</h1>
 <p class="subtitle">{_e(period)}</p>
 {body}
-<p class="hint">{_e(t("scorecard.weights", lang))}</p>
+<p class="hint">{_e(t("scorecard.weights", lang, **card.weights))}</p>
 </body></html>"""
     return render_pdf(html_text)

@@ -56,6 +56,25 @@ CASE_SOURCES = ("cases", "case_events", "clock_stops", "ratings")    # copied pe
 SOURCE_COLUMNS = {"case_events": "case_id, seq, occurred_at, actor_user_id, actor_role, actor_unit_id, action, "
                                  "from_state, to_state"}
 WEIGHTS = {"w_efficiency": 0.4, "w_quality": 0.3, "w_satisfaction": 0.3}   # published defaults (domain.md §6)
+
+
+def configured_weights() -> dict[str, float]:
+    """The published weights (EZZ_RATING_WEIGHTS, default 40/30/30) as the models' variables."""
+    from app.config import load_settings
+
+    e, q, s = load_settings().rating_weights
+    return {"w_efficiency": e / 100, "w_quality": q / 100, "w_satisfaction": s / 100}
+
+
+def published_weights(db: Database) -> dict[str, float]:
+    """The weights the current ratings were computed with (the last build's), else the configured ones."""
+    try:
+        frame = read(db, "SELECT weights FROM marts.build_log ORDER BY built_at DESC, rowid DESC LIMIT 1")
+        if frame.height and frame[0, 0]:
+            return json.loads(frame[0, 0])
+    except Exception:  # noqa: BLE001 - no marts yet
+        pass
+    return configured_weights()
 CALENDAR_FROM = date(2012, 1, 1)
 CITY = "4207"
 # Open cases are recomputed by every refresh: their clock runs to the build day and the background job moves
@@ -272,8 +291,8 @@ def _last_build(wh: duckdb.DuckDBPyConnection) -> tuple[datetime | None, date | 
     if found < 2:
         return None, None, None
     wh.execute("ALTER TABLE marts.build_log ADD COLUMN IF NOT EXISTS weights VARCHAR")
-    rows = wh.execute("SELECT watermark, build_day, weights FROM marts.build_log ORDER BY built_at DESC LIMIT 1"
-                      ).fetchall()
+    rows = wh.execute("SELECT watermark, build_day, weights FROM marts.build_log "
+                      "ORDER BY built_at DESC, rowid DESC LIMIT 1").fetchall()
     return rows[0] if rows else (None, None, None)
 
 
@@ -451,8 +470,8 @@ def build(db: Database, *, build_day: date | None = None, weights: dict[str, flo
     """Rebuild every model and run the data tests; returns seconds per step. Raises MartTestFailed (and keeps
     the marts as they were)."""
     with _LOCK:
-        return _run(db, build_day=build_day or timeutil.today(), weights={**WEIGHTS, **(weights or {})},
-                    incremental=False, progress=progress)
+        return _run(db, build_day=build_day or timeutil.today(),
+                    weights={**configured_weights(), **(weights or {})}, incremental=False, progress=progress)
 
 
 def refresh(db: Database, *, build_day: date | None = None, weights: dict[str, float] | None = None,
@@ -460,8 +479,8 @@ def refresh(db: Database, *, build_day: date | None = None, weights: dict[str, f
     """Recompute what changed since the last build (a full build when there is none); `timings['mode']` is 1
     for an incremental refresh, 0 when it had to build everything."""
     with _LOCK:
-        return _run(db, build_day=build_day or timeutil.today(), weights={**WEIGHTS, **(weights or {})},
-                    incremental=True, progress=progress)
+        return _run(db, build_day=build_day or timeutil.today(),
+                    weights={**configured_weights(), **(weights or {})}, incremental=True, progress=progress)
 
 
 def read(db: Database, sql: str, params: list[Any] | None = None) -> pl.DataFrame:

@@ -216,3 +216,27 @@ def test_a_refresh_gives_what_a_full_build_gives(moving_history):
     for name in MART_TABLES:
         assert_frame_equal(refreshed[name], rebuilt[name], check_exact=False, rel_tol=1e-9, abs_tol=1e-9)
     assert not rebuilt["mart_received"].equals(before["mart_received"])   # the week's work shows
+
+
+def test_configured_weights_rate_and_are_published(history, monkeypatch):
+    """EZZ_RATING_WEIGHTS changes the published weights: a refresh with new weights rebuilds every rating
+    with them, and the public text says which were used."""
+    from app.config import ConfigError, load_settings
+    from app.i18n import t
+    from app.scorecard import weights_in_percent
+
+    with pytest.raises(ConfigError):
+        load_settings({"EZZ_RATING_WEIGHTS": "50,30,30"}).check()
+    monkeypatch.setenv("EZZ_RATING_WEIGHTS", "50,25,25")
+    timings = marts.refresh(history, build_day=BUILD_DAY)
+    assert timings["mode"] == 0                       # new weights: everything is rated again
+    rows = list(marts.read(history, "SELECT * FROM marts.mart_dept_rating").iter_rows(named=True))
+    for r in rows:
+        parts = [(0.5, r["efficiency"]), (0.25, r["quality"]), (0.25, r["satisfaction"])]
+        assert r["score"] == pytest.approx(sum(w * (100 if v is None else v) for w, v in parts), abs=0.051)
+    shown = weights_in_percent(marts.published_weights(history))
+    assert shown == {"e": 50, "q": 25, "s": 25}
+    assert "效率50%" in t("ratings.intro", "zh", **shown)
+    monkeypatch.delenv("EZZ_RATING_WEIGHTS")
+    marts.build(history, build_day=BUILD_DAY)         # the module's other tests expect the defaults
+    assert weights_in_percent(marts.published_weights(history)) == {"e": 40, "q": 30, "s": 30}

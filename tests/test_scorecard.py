@@ -89,7 +89,7 @@ def test_page_xlsx_and_pdf_match(seeded_db, monkeypatch, lang):
     assert set(shown[others[1]][t("scorecard.col_color", lang)]) == {t("card.yellow", lang)}
 
     text = pdf_text(scorecard.to_pdf(card, lang), layout=False)   # white space removed
-    said = [t("page.scorecard", lang), t("scorecard.weights", lang), t("scorecard.page_footer", lang, page=1, pages=1),
+    said = [t("page.scorecard", lang), t("scorecard.weights", lang, e=40, q=30, s=30), t("scorecard.page_footer", lang, page=1, pages=1),
             *(t(f"scorecard.h_{part}", lang) for part in scorecard.SHEETS), *headers]
     assert [x for x in said if re.sub(r"\s+", "", x) not in text] == []
     if lang == "en":
