@@ -85,7 +85,7 @@ def built(tmp_path_factory):  # noqa: ANN001, ANN201
         _more_events(con)
     finally:
         raw.close()
-    marts.build(db, build_day=BUILD_DAY)
+    marts.build(db, build_day=BUILD_DAY, weights=marts.WEIGHTS)   # the defaults, whatever EZZ_RATING_WEIGHTS says
     raw, con = db.raw_duckdb()
     try:
         sources = marts_pandas.load(con, marts._calendar_frame(db, date(2027, 12, 31)))

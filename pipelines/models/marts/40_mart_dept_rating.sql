@@ -1,6 +1,7 @@
 -- key: period
--- Department ratings per week and per month (评定, domain.md §6): efficiency = on-time rate, quality = share
--- of the period's received cases without a breach alarm (intake, fee, sequence, complaint, follow-up rules),
+-- Department ratings per week and per month (评定, domain.md §6): efficiency = on-time rate, quality = 1 − the
+-- breach alarms raised in the period (intake, fee, sequence, complaint, follow-up rules) per case received in
+-- it, floored at 0 (several alarms on one case each count),
 -- satisfaction = mean rating / 5, each 0–100, weighted by the published weights (getvariable: default
 -- 40 / 30 / 30), and graded 优秀 ≥ 90, 良好 ≥ 80, 合格 ≥ 60, else 不合格. A measure with no data that period
 -- counts as full marks, so a quiet department is not punished for having nothing to rate; `scored_on` says
