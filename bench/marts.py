@@ -87,6 +87,31 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _pandas(db, path: Path, build_day: date) -> tuple[str, float, str]:  # noqa: ANN001
+    import duckdb
+
+    from bench import marts_pandas
+    from pipelines import marts
+
+    calendar = marts._calendar_frame(db, build_day + timedelta(days=366))
+    db.dispose()
+    con = duckdb.connect(str(path), read_only=True)
+    gc.collect()
+    started = time.perf_counter()
+    sources = marts_pandas.load(con, calendar)
+    loaded = time.perf_counter() - started
+    started = time.perf_counter()
+    marts_pandas.build(sources, build_day, marts.WEIGHTS)
+    computed = time.perf_counter() - started
+    con.close()
+    del sources
+    gc.collect()
+    row = ("pandas (load + compute)", loaded + computed,
+           f"load {loaded:.1f} s, compute {computed:.1f} s; peak RSS {_peak_mb():,.0f} MB")
+    print(f"| {row[0]} | {row[1]:,.2f} | | {row[2]} |", flush=True)
+    return row
+
+
 def _explorer(url: str, runs: int) -> list[tuple[str, float, float]]:
     """Each interaction of the explorer page, timed as the server runs it (AppTest: one script run)."""
     os.environ.update(EZZ_DATABASE_URL=url, EZZ_BACKGROUND_JOBS="0")
@@ -139,8 +164,7 @@ def _explorer(url: str, runs: int) -> list[tuple[str, float, float]]:
     return [(name, statistics.median(ts), max(ts)) for name, ts in times.items()]
 
 
-def bench_file(path: Path, *, with_pandas: bool, with_explorer: bool, runs: int) -> None:
-    import duckdb
+def bench_file(path: Path, *, with_pandas: bool, with_explorer: bool, runs: int, only_pandas: bool = False) -> None:
 
     from app import calendar_store
     from app.db import get_database
@@ -160,6 +184,9 @@ def bench_file(path: Path, *, with_pandas: bool, with_explorer: bool, runs: int)
     print(f"\n## {path.name}: {n_cases:,} cases, {n_events:,} events, {path.stat().st_size / 1e9:.1f} GB; "
           f"build day {build_day}; {os.cpu_count()} cores", flush=True)
 
+    if only_pandas:
+        _pandas(db, path, build_day)
+        return
     started = time.perf_counter()
     timings = marts.build(db, build_day=build_day)
     full = time.perf_counter() - started
@@ -194,23 +221,7 @@ def bench_file(path: Path, *, with_pandas: bool, with_explorer: bool, runs: int)
     rows.append(("raw DuckDB floor (scorecard aggregates, one query)", floor, f"{n_rows:,} dept-weeks, best of 2"))
 
     if with_pandas:
-        from bench import marts_pandas
-
-        calendar = marts._calendar_frame(db, build_day + timedelta(days=366))
-        db.dispose()
-        con = duckdb.connect(str(path), read_only=True)
-        gc.collect()
-        started = time.perf_counter()
-        sources = marts_pandas.load(con, calendar)
-        loaded = time.perf_counter() - started
-        started = time.perf_counter()
-        marts_pandas.build(sources, build_day)
-        computed = time.perf_counter() - started
-        con.close()
-        del sources
-        gc.collect()
-        rows.append(("pandas (load + compute)", loaded + computed,
-                     f"load {loaded:.1f} s, compute {computed:.1f} s; peak RSS {_peak_mb():,.0f} MB"))
+        rows.append(_pandas(db, path, build_day))
         db = get_database(url)
     db.dispose()
 
@@ -236,12 +247,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pandas", action="store_true")
     parser.add_argument("--no-explorer", action="store_true")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only-pandas", action="store_true", help="only the pandas baseline (its own process: "
+                        "at 10M it needs most of the memory)")
     args = parser.parse_args(argv)
     import duckdb
 
     print(f"DuckDB {duckdb.__version__}; {os.cpu_count()} cores; started {date.today()}")
     for path in args.files:
-        bench_file(path, with_pandas=not args.no_pandas, with_explorer=not args.no_explorer, runs=args.runs)
+        bench_file(path, with_pandas=not args.no_pandas, with_explorer=not args.no_explorer, runs=args.runs,
+                   only_pandas=args.only_pandas)
     return 0
 
 
