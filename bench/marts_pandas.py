@@ -55,13 +55,15 @@ QUERIES = {
 # Integers and booleans that may hold NULL stay integers and booleans (pandas' nullable types), not floats.
 _NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.bool_(): pd.BooleanDtype()}
 
-FCT_COLUMNS = [
+DROPPED = ("unit_id", "accepted_unit_id", "region_code", "channel", "supplement_count", "promised_days",
+           "extension_days", "clock_start", "decided_day", "clock_end_day", "not_accepted")   # as 10_fct_case.sql
+FCT_COLUMNS = [c for c in [
     "case_id", "case_no", "item_code", "dept_code", "unit_id", "accepted_unit_id", "region_code", "district_code",
     "town_code", "village_code", "level", "channel", "state", "warning_level", "supplement_count", "promised_days",
     "extension_days", "clock_start", "submitted_day", "accepted_day", "decided_day", "completed_day",
     "received_week", "completed_week", "received_month", "completed_month", "accepted_by", "refused",
     "officer_user_id", "clock_end_day", "days_allowed", "not_accepted", "supplemented", "online", "rating_level",
-    "bad_review", "working_days_used", "on_time"]
+    "bad_review", "working_days_used", "on_time"] if c not in DROPPED]
 RECEIVED_COLUMNS = [*KEYS, "received", "accepted", "received_online", "supplemented"]
 COMPLETED_COLUMNS = [*KEYS, "completed", "completed_on_time", "mean_working_days", "refused", "rated",
                      "rating_points", "bad_reviews", "median_working_days", "p90_working_days"]
