@@ -67,8 +67,10 @@ if group == "case_no":
     fw.page_link("officer_case.py", tr("explore.case_record"), query_params={"no": chosen})
     st.stop()
 
-fig = px.bar(frame.head(30).to_pandas(), x="name", y=[measure, f"prev_{measure}"], barmode="group",
-             labels={"name": tr(f"explore.col_{group}"), "value": tr(f"explore.m_{measure}")})
+now_label, prev_label = tr(f"explore.m_{measure}"), tr("explore.prev", measure=tr(f"explore.m_{measure}"))
+chart = frame.head(30).select("name", pl.col(measure).alias(now_label), pl.col(f"prev_{measure}").alias(prev_label))
+fig = px.bar(chart.to_pandas(), x="name", y=[now_label, prev_label], barmode="group",
+             labels={"name": tr(f"explore.col_{group}"), "value": now_label, "variable": ""})
 st.plotly_chart(fig, width="stretch")
 shown = frame.drop("key").with_columns(pl.col(pl.Float64).round(3))
 table(shown, f"explore_{group}")
