@@ -25,10 +25,16 @@ from app.permissions import Actor, NO_CODE, PermissionDenied
 
 RULES = ("overdue", "approaching", "late_supplement", "repeat_supplement", "fee_over_standard", "fee_free_item",
          "decision_without_acceptance", "result_without_decision", "complaint_unanswered", "bad_review_late")
-FOLLOWUP_DAYS = 15          # domain.md §7: complex problems fixed within 15 working days
 BAD_LEVELS = (1, 2)         # 非常不满意, 不满意
 CARD_COLORS = ("yellow", "red")
 OPEN_STATES = tuple(wf.OPEN_STATES)
+
+
+def followup_days() -> int:
+    """Working days a department has to follow up a bad review (EZZ_FOLLOWUP_DAYS, default 15: domain.md §7)."""
+    from app.config import response_limits
+
+    return response_limits()[0]
 
 
 @dataclass(frozen=True)
@@ -254,7 +260,7 @@ def open_followup(conn: Connection, case_id: int, level: int, at: datetime, cal:
     conn.execute(s.review_followups.insert().values(
         case_id=case_id, dept_code=case.dept_code, unit_id=case.accepted_unit_id or case.unit_id,
         region_code=case.region_code, level=level, opened_at=at,
-        due_on=clock.due_date(cal, at.date(), FOLLOWUP_DAYS, clock.WORKING), state="open", published=False))
+        due_on=clock.due_date(cal, at.date(), followup_days(), clock.WORKING), state="open", published=False))
 
 
 def open_followups_for_bad_reviews(db: Database, at: datetime) -> int:

@@ -16,8 +16,14 @@ from app.db import Database
 from app.permissions import Actor, PermissionDenied
 from app.validators import validate_credit_code, validate_resident_id
 
-COMPLAINT_ANSWER_DAYS = 5   # working days for the department to answer (configurable later, domain.md §6)
 RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+
+
+def complaint_days() -> int:
+    """Working days a department has to answer a complaint (EZZ_COMPLAINT_DAYS, default 5)."""
+    from app.config import response_limits
+
+    return response_limits()[1]
 
 # A material answer: an upload, or a locker entry standing in for it.
 MaterialAnswer = files.Upload | int
@@ -337,7 +343,7 @@ def complain(db: Database, actor: Actor, case_id: int, *, expected_version: int,
     if len(content) > 2000:
         raise ApplicationError("complaint.too_long")
     cal = calendar_store.load_calendar(db)
-    due = cal.add_working_days(timeutil.today(), COMPLAINT_ANSWER_DAYS)
+    due = cal.add_working_days(timeutil.today(), complaint_days())
 
     def apply(conn: Connection, current: dict[str, Any]) -> None:
         conn.execute(s.complaints.insert().values(case_id=case_id, user_id=actor.user_id, content=content,

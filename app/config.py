@@ -53,6 +53,8 @@ class Settings:
     yellow_days: int = 2          # domain.md §5 defaults: yellow at ≤ 2 working days left …
     yellow_ratio: float = 0.8     # … or 80 % of the limit used; red when the limit has passed
     rating_weights: tuple[int, int, int] = (40, 30, 30)   # 评定 weights: efficiency, quality, satisfaction (%)
+    followup_days: int = 15       # working days to follow up a bad review (domain.md §7: complex problems)
+    complaint_days: int = 5       # working days to answer a complaint
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -68,6 +70,8 @@ class Settings:
                 )
         if self.yellow_days < 0 or not 0 < self.yellow_ratio <= 1:
             raise ConfigError("EZZ_YELLOW_DAYS must be ≥ 0 and EZZ_YELLOW_RATIO within (0, 1]")
+        if self.followup_days < 1 or self.complaint_days < 1:
+            raise ConfigError("EZZ_FOLLOWUP_DAYS and EZZ_COMPLAINT_DAYS must be at least 1 working day")
         if len(self.rating_weights) != 3 or min(self.rating_weights) < 0 or sum(self.rating_weights) != 100:
             raise ConfigError("EZZ_RATING_WEIGHTS must be three whole percentages (efficiency, quality, "
                               "satisfaction) adding up to 100, e.g. 40,30,30")
@@ -97,6 +101,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         yellow_days=int(values.get("EZZ_YELLOW_DAYS", "2")),
         yellow_ratio=float(values.get("EZZ_YELLOW_RATIO", "0.8")),
         rating_weights=_weights(values.get("EZZ_RATING_WEIGHTS", "40,30,30")),
+        followup_days=int(values.get("EZZ_FOLLOWUP_DAYS", "15")),
+        complaint_days=int(values.get("EZZ_COMPLAINT_DAYS", "5")),
     )
 
 
@@ -105,6 +111,14 @@ def _weights(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.replace("/", ",").split(","))
     except ValueError as exc:
         raise ConfigError(f"EZZ_RATING_WEIGHTS must be three whole numbers such as 40,30,30, not {text!r}") from exc
+
+
+@functools.lru_cache(maxsize=1)
+def response_limits() -> tuple[int, int]:
+    """Working days to follow up a bad review and to answer a complaint, read once per process; tests that
+    change them call response_limits.cache_clear()."""
+    s = load_settings()
+    return s.followup_days, s.complaint_days
 
 
 @functools.lru_cache(maxsize=1)

@@ -54,6 +54,7 @@ import pickle
 import random
 import re
 import sys
+import types
 import tempfile
 import time
 import zlib
@@ -74,7 +75,7 @@ from app import alarms, audit, calendar_store, clock, fees, issuing, rules
 from app import cases as case_service
 from app import schema as s
 from app import workflow as wf
-from app.applications import COMPLAINT_ANSWER_DAYS
+from app.applications import complaint_days
 from app.auth import create_user, hash_password, password_problem
 from app.db import Database, get_database
 from app.record import GENESIS
@@ -1707,14 +1708,14 @@ class _Chunk:
 
 
     def _complaint(self, case_id: int, applicant_uid: int, content: str, t: int) -> None:
-        """The complaint row of a `complain` event: due COMPLAINT_ANSWER_DAYS working days later (as
+        """The complaint row of a `complain` event: due complaint_days() working days later (as
         app/applications.complain sets it); most answered in time, some late, some not at all (the first of a
         build unit late, so that every outcome is seen even in a small history)."""
         rand = self.rand
-        due_day = t // DAY_SECONDS + COMPLAINT_ANSWER_DAYS
+        due_day = t // DAY_SECONDS + complaint_days()
         x = rand() if self.complaint_rows else 0.8
         if x < 0.75:    # in time
-            answered = min(self._later(t, self._ri(1, COMPLAINT_ANSWER_DAYS)), (due_day + 1) * DAY_SECONDS - 1)
+            answered = min(self._later(t, self._ri(1, complaint_days())), (due_day + 1) * DAY_SECONDS - 1)
         elif x < 0.88:  # late
             answered = (due_day + self._ri(1, 10)) * DAY_SECONDS + int(rand() * DAY_SECONDS)
         else:           # not at all
@@ -1726,7 +1727,7 @@ class _Chunk:
 
     def _followups(self) -> pa.Table:
         """The follow-up of every bad review: opened with the rating as app/alarms.open_followup opens it (due
-        alarms.FOLLOWUP_DAYS working days later; the case's department and place, the unit that accepted it), then
+        alarms.followup_days() working days later; the case's department and place, the unit that accepted it), then
         handled as app/alarms.handle_followup records it (texts, time, officer or head of that unit, publication,
         and its audit entry): most within the limit, a few late, a very few never (overdue: a genuine
         bad_review_late). A handling that would fall after the end of the history has not happened: the follow-up
@@ -1738,11 +1739,11 @@ class _Chunk:
         rng = np.random.default_rng([ctx.seed, self.plan.index, 0xF011])
         rated_t = np.asarray(rated, dtype=np.int64)
         rated_day = rated_t // DAY_SECONDS
-        due_day = rated_day + alarms.FOLLOWUP_DAYS   # clock.due_date in working days: the axis counts them
+        due_day = rated_day + alarms.followup_days()   # clock.due_date in working days: the axis counts them
         x = rng.random(n)
         in_time = x < 1 - P_FOLLOWUP_LATE - P_FOLLOWUP_FORGOTTEN
         day = np.where(rng.random(n) < P_FOLLOWUP_QUICK, rated_day + rng.integers(0, 3, n),
-                       rated_day + rng.integers(0, alarms.FOLLOWUP_DAYS + 1, n))
+                       rated_day + rng.integers(0, alarms.followup_days() + 1, n))
         day = np.where(in_time, day, due_day + rng.integers(1, 11, n))
         handled_t = day * DAY_SECONDS + rng.integers(0, DAY_SECONDS, n)
         handled_t = np.where(handled_t > rated_t, handled_t, rated_t + 60 + rng.integers(0, 1740, n))
@@ -2160,8 +2161,16 @@ def _builders(workers: int) -> Any:
     if workers <= 0:
         return ThreadPoolExecutor(max_workers=1)
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    for _ in range(workers):
-        executor.submit(_warm_up)
+    # A spawned worker first re-runs the parent's __main__ by its path. Under Streamlit (the server, AppTest) that
+    # is a page script, which must not run in a worker: hide it while the workers start (they all start here).
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        for _ in range(workers):
+            executor.submit(_warm_up)
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
     return executor
 
 

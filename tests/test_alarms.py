@@ -202,3 +202,38 @@ def test_supervisor_checks_and_cards_and_the_department_sees_it(seeded_db, monke
     refused = page("alarms.py", "officer")                     # not an officer's screen
     assert refused.error and not any(b.key == "al-recompute" for b in refused.button)
     st.cache_resource.clear()
+
+
+def test_follow_up_and_complaint_limits_are_configurable(seeded_db, monkeypatch):
+    """The bad-review follow-up limit (default 15 working days) and the complaint answer limit (5) come from
+    EZZ_FOLLOWUP_DAYS and EZZ_COMPLAINT_DAYS."""
+    from app import calendar_store, clock
+    from app.config import ConfigError, load_settings, response_limits
+
+    db, a = seeded_db, seeded_db.actors
+    cal = calendar_store.load_calendar(db)
+    monkeypatch.setenv("EZZ_FOLLOWUP_DAYS", "3")
+    monkeypatch.setenv("EZZ_COMPLAINT_DAYS", "2")
+    response_limits.cache_clear()
+    try:
+        done = advance(db, a, _case(db), [("accept", "officer"), ("start_review", "officer"), *REVIEWED,
+                                          ("approve", "head"), ("complete", "officer")])
+        done = applications.rate(db, a["applicant"], done["case_id"], expected_version=done["version"], level=1,
+                                 comment="等了很久")
+        open_case = advance(db, a, _case(db), [("accept", "officer")])
+        applications.complain(db, a["applicant"], open_case["case_id"], expected_version=open_case["version"],
+                              content="进度太慢了请加快")
+        with db.read() as conn:
+            follow = conn.execute(sa.select(s.review_followups).where(
+                s.review_followups.c.case_id == done["case_id"])).one()
+            complaint = conn.execute(sa.select(s.complaints).where(
+                s.complaints.c.case_id == open_case["case_id"])).one()
+        assert follow.due_on == clock.due_date(cal, follow.opened_at.date(), 3, clock.WORKING)
+        assert complaint.due_on == cal.add_working_days(complaint.created_at.date(), 2)
+        assert follow.due_on < clock.due_date(cal, follow.opened_at.date(), 15, clock.WORKING)
+    finally:
+        monkeypatch.delenv("EZZ_FOLLOWUP_DAYS")
+        monkeypatch.delenv("EZZ_COMPLAINT_DAYS")
+        response_limits.cache_clear()
+    with pytest.raises(ConfigError):
+        load_settings({"EZZ_FOLLOWUP_DAYS": "0"}).check()

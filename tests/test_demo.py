@@ -235,14 +235,14 @@ def test_complaints_each_with_its_event(generated, tables):
     for c in complaints:
         case = cases[c.case_id]
         assert c.user_id == case.applicant_user_id and c.created_at >= case.submitted_at
-        assert c.due_on == cal.add_working_days(c.created_at.date(), applications.COMPLAINT_ANSWER_DAYS)
+        assert c.due_on == cal.add_working_days(c.created_at.date(), applications.complaint_days())
         assert (c.answer is None) == (c.answered_at is None)
     assert any(c.answered_at is None for c in complaints)
     assert any(c.answered_at and c.answered_at.date() > c.due_on for c in complaints)
 
 
 def test_every_bad_rating_has_its_follow_up_and_the_backfill_finds_nothing(generated, tables, followups, workbench_rows):
-    """As app/alarms opens (with the rating) and handles them: due FOLLOWUP_DAYS working days after the rating, most
+    """As app/alarms opens (with the rating) and handles them: due followup_days() working days after the rating, most
     handled within it, the last weeks' still open; so the job's backfill opens none and bad_review_late lists only
     the very few left open past their limit."""
     db = generated[0]
@@ -256,7 +256,7 @@ def test_every_bad_rating_has_its_follow_up_and_the_backfill_finds_nothing(gener
         case, rating = cases[cid], bad[cid]
         assert (f.dept_code, f.unit_id, f.region_code, f.level, f.opened_at) == (
             case.dept_code, case.accepted_unit_id or case.unit_id, case.region_code, rating.level, rating.rated_at)
-        assert f.due_on == clock.due_date(cal, rating.rated_at.date(), alarms.FOLLOWUP_DAYS, clock.WORKING)
+        assert f.due_on == clock.due_date(cal, rating.rated_at.date(), alarms.followup_days(), clock.WORKING)
         if f.state == "open":
             assert (f.verification, f.rectification, f.answer, f.handled_at, f.handled_by, f.published,
                     audit_entry) == (None, None, None, None, None, False, None)
