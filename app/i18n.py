@@ -966,6 +966,11 @@ M: dict[str, tuple[str, str]] = {
     "col.on_time": ("按时", "On time"),
     "col.rating_level": ("评价", "Rating"),
     "explore.prev": ("上期{measure}", "{measure}, previous period"),
+    "ratings.period_kind": ("公布周期", "Period"),
+    "ratings.by_week": ("按周", "Weekly"),
+    "ratings.by_month": ("按月", "Monthly"),
+    "ratings.month": ("月份", "Month"),
+    "ratings.month_of": ("{year}年{month}月", "{year}-{month:02d}"),
 }
 
 

@@ -29,24 +29,38 @@ def _marts(db: Database, sql: str, params: list | None = None) -> pl.DataFrame |
         return None
 
 
-def rating_weeks(db: Database, today: date | None = None) -> list[date]:
-    """The weeks with a published rating: complete ISO weeks only (the current one is still running)."""
+PERIOD_KINDS = ("week", "month")
+
+
+def rating_periods(db: Database, kind: str = "week", today: date | None = None) -> list[date]:
+    """The weeks (Mondays) or months (first days) with a published rating: complete periods only (the current
+    one is still running)."""
+    if kind not in PERIOD_KINDS:
+        raise ValueError(kind)
     today = today or timeutil.today()
-    this_monday = today - timedelta(days=today.weekday())
-    frame = _marts(db, "SELECT DISTINCT week FROM marts.mart_dept_rating_week WHERE week < ? ORDER BY week DESC",
-                   [this_monday])
-    return [] if frame is None else frame["week"].to_list()
+    current = today - timedelta(days=today.weekday()) if kind == "week" else today.replace(day=1)
+    frame = _marts(db, "SELECT DISTINCT period FROM marts.mart_dept_rating WHERE period_kind = ? AND period < ? "
+                       "ORDER BY period DESC", [kind, current])
+    return [] if frame is None else frame["period"].to_list()
 
 
-def department_ratings(db: Database, week: date) -> pl.DataFrame:
+def rating_weeks(db: Database, today: date | None = None) -> list[date]:
+    return rating_periods(db, "week", today)
+
+
+def department_ratings(db: Database, period: date, kind: str = "week", lang: str = "zh") -> pl.DataFrame:
+    from app.scorecard import grade_label
+
     frame = _marts(db, "SELECT dept_code, score, grade, efficiency, quality, satisfaction, received, completed "
-                       "FROM marts.mart_dept_rating_week WHERE week = ? ORDER BY score DESC, dept_code", [week])
+                       "FROM marts.mart_dept_rating WHERE period_kind = ? AND period = ? "
+                       "ORDER BY score DESC, dept_code", [kind, period])
     if frame is None or frame.is_empty():
         return pl.DataFrame()
     names = department_names(db)
     return frame.with_columns(pl.col("dept_code").replace_strict(names, default=pl.col("dept_code"))
                               .alias("department")).select(
-        "department", "score", "grade", pl.col("efficiency").round(1), pl.col("quality").round(1),
+        "department", "score", pl.col("grade").map_elements(lambda g: grade_label(g, lang), return_dtype=pl.String),
+        pl.col("efficiency").round(1), pl.col("quality").round(1),
         pl.col("satisfaction").round(1), "received", "completed")
 
 

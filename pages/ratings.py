@@ -20,15 +20,18 @@ b.metric(tr("ratings.completion_rate"), percent(m["completion_rate"]))
 c.metric(tr("ratings.digital_take_up"), percent(m["digital_take_up"]))
 
 st.subheader(tr("ratings.departments"))
-weeks = pr.rating_weeks(db)
-if not weeks:
+kind = st.radio(tr("ratings.period_kind"), pr.PERIOD_KINDS, format_func=lambda k: tr(f"ratings.by_{k}"),
+                horizontal=True, key="ratings-kind")
+periods = pr.rating_periods(db, kind)
+if not periods:
     st.info(tr("ratings.none_yet"))
 else:
-    week = st.selectbox(tr("ratings.week"), weeks, format_func=lambda d: tr("ratings.week_of", monday=d),
-                        key="ratings-week")
-    frame = pr.department_ratings(db, week)
+    label = (lambda d: tr("ratings.week_of", monday=d)) if kind == "week" else (
+        lambda d: tr("ratings.month_of", year=d.year, month=d.month))
+    period = st.selectbox(tr(f"ratings.{kind}"), periods, format_func=label, key=f"ratings-{kind}")
+    frame = pr.department_ratings(db, period, kind, ui.lang())
     table(frame.rename({k: tr(f"ratings.col_{k}") for k in frame.columns}) if not frame.is_empty() else frame,
-          f"ratings-{week}")
+          f"ratings-{kind}-{period}")
 
 st.subheader(tr("ratings.reviews"))
 counts = pr.review_counts(db)

@@ -46,3 +46,31 @@ def test_public_page_shows_ratings_and_handling_but_no_personal_data(seeded_db, 
     row = counts.filter(counts["department"] == "鄂州市市场监督管理局").row(0, named=True)
     assert row["bad"] >= 1 and 0 < row["bad_rate"] <= 1
     st.cache_resource.clear()
+
+
+@pytest.mark.parametrize("seeded_db", ["duckdb"], indirect=True)
+def test_ratings_are_published_by_week_and_by_month(seeded_db, monkeypatch):
+    """A complete month is published beside the weeks; a period still running is not; grades read in English."""
+    db, a = seeded_db, seeded_db.actors
+    monkeypatch.setenv("EZZ_DATABASE_URL", db.url)
+    monkeypatch.setenv("EZZ_BACKGROUND_JOBS", "0")
+    st.cache_resource.clear()
+    today = timeutil.today()
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=10)
+    at_time = timeutil.now().replace(year=last_month.year, month=last_month.month, day=10)
+    case = advance(db, a, file_case(db, a["applicant"], at=at_time), [
+        ("accept", "officer"), ("start_review", "officer"), *REVIEWED, ("approve", "head"), ("complete", "officer")],
+        at=at_time)
+    marts.build(db)
+    months = public_ratings.rating_periods(db, "month")
+    assert last_month.replace(day=1) in months and today.replace(day=1) not in months
+    frame = public_ratings.department_ratings(db, last_month.replace(day=1), "month", "en")
+    row = frame.filter(frame["department"] == "鄂州市市场监督管理局").row(0, named=True)
+    assert row["completed"] >= 1 and row["grade"] in ("Excellent", "Good", "Pass", "Fail")
+
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="ratings-kind").set_value("month").run()
+    assert not at.exception
+    assert at.selectbox(key="ratings-month").value == months[0]
+    assert case["case_no"] not in " ".join(df.value.to_string() for df in at.dataframe)
+    st.cache_resource.clear()
