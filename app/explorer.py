@@ -24,16 +24,22 @@ PATHS = {
     "department": ("dept_code", "officer_user_id", "case_no"),
 }
 MEASURES = ("received", "completed", "on_time_rate", "mean_working_days", "supplement_rate", "refusal_rate",
-            "online_share", "satisfaction")
-_MEASURE_SQL = """
-    COUNT(*) AS received,
-    COUNT(completed_day) AS completed,
-    AVG(CASE WHEN completed_day IS NOT NULL THEN on_time::INT END) AS on_time_rate,
-    AVG(CASE WHEN completed_day IS NOT NULL THEN working_days_used END) AS mean_working_days,
-    AVG(supplemented::INT) AS supplement_rate,
-    AVG(CASE WHEN completed_day IS NOT NULL THEN refused::INT END) AS refusal_rate,
-    AVG(online::INT) AS online_share,
-    AVG(rating_level) / 5.0 AS satisfaction"""
+            "online_share", "satisfaction")   # the keys of _MEASURE_SQL, in the order the page offers them
+# Each measure as an aggregate over fct_case; {f} takes the FILTER that picks the period.
+_MEASURE_SQL = {
+    "received": "COUNT(*) {f}",
+    "completed": "COUNT(completed_day) {f}",
+    "on_time_rate": "AVG(CASE WHEN completed_day IS NOT NULL THEN on_time::INT END) {f}",
+    "mean_working_days": "AVG(CASE WHEN completed_day IS NOT NULL THEN working_days_used END) {f}",
+    "supplement_rate": "AVG(supplemented::INT) {f}",
+    "refusal_rate": "AVG(CASE WHEN completed_day IS NOT NULL THEN refused::INT END) {f}",
+    "online_share": "AVG(online::INT) {f}",
+    "satisfaction": "AVG(rating_level) {f} / 5.0",
+}
+
+
+def _measures(condition: str, prefix: str = "") -> list[str]:
+    return [f"{sql.format(f=f'FILTER (WHERE {condition})')} AS {prefix}{name}" for name, sql in _MEASURE_SQL.items()]
 
 
 @dataclass
@@ -80,7 +86,6 @@ def explore(db: Database, q: Query) -> pl.DataFrame:
     prev_end = q.start - timedelta(days=1)      # the period before, of the same length
     prev_start = prev_end - span
     where, params = _where(q, q.start, q.end)
-    where_prev, params_prev = _where(q, prev_start, prev_end)
     if group == "case_no":
         # Red cases first, then yellow: the ones a supervisor drills down to look at.
         sql = f"""SELECT case_no AS key, state, warning_level, item_code, submitted_day, completed_day,
@@ -89,14 +94,14 @@ def explore(db: Database, q: Query) -> pl.DataFrame:
                   ORDER BY CASE warning_level WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END,
                            submitted_day DESC, case_no LIMIT 500"""
         return marts.read(db, sql, params)
+    # One scan over both periods; each measure is computed for each (a FILTER on the day).
+    where_both, params_both = _where(q, prev_start, q.end)
     sql = f"""
-        WITH now AS (SELECT CAST({group} AS VARCHAR) AS key, {_MEASURE_SQL} FROM marts.fct_case
-                     WHERE {where} GROUP BY 1),
-             before AS (SELECT CAST({group} AS VARCHAR) AS key, {_MEASURE_SQL} FROM marts.fct_case
-                        WHERE {where_prev} GROUP BY 1)
-        SELECT now.*, {', '.join(f'before.{m} AS prev_{m}' for m in MEASURES)}
-        FROM now LEFT JOIN before USING (key) WHERE now.key IS NOT NULL ORDER BY now.received DESC"""
-    frame = marts.read(db, sql, params + params_prev)
+        SELECT * FROM (SELECT CAST({group} AS VARCHAR) AS key, {", ".join(_measures("submitted_day >= ?"))},
+                              {", ".join(_measures("submitted_day < ?", "prev_"))}
+                       FROM marts.fct_case WHERE {where_both} GROUP BY 1)
+        WHERE key IS NOT NULL AND received > 0 ORDER BY received DESC"""
+    frame = marts.read(db, sql, [q.start] * (2 * len(MEASURES)) + params_both)
     names = _names(db, group, frame["key"].to_list())
     return frame.with_columns(pl.col("key").replace_strict(names, default=pl.col("key")).alias("name")).select(
         "key", "name", *[c for c in frame.columns if c != "key"])

@@ -3,7 +3,7 @@ town → village → case, or department → officer → case; the period before
 one click away; every table exportable."""
 from datetime import timedelta
 
-import plotly.express as px
+import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
@@ -52,9 +52,9 @@ q = explorer.Query(start=period[0], end=period[1], path=path, drill=list(drill),
 crumbs = [tr(f"explore.top_{path}")] + [f"{tr(f'explore.col_{col}')}：{explorer.label_of(db, col, value)}"
                                         for col, value in drill]
 st.caption(" › ".join(crumbs))
-if drill and st.button(tr("explore.up"), key="ex-up"):
-    drill.pop()
-    st.rerun()
+# Drilling and going up are callbacks: they change the path before the script runs, so a click costs one run.
+if drill:
+    st.button(tr("explore.up"), key="ex-up", on_click=drill.pop)
 
 frame = explorer.explore(db, q)
 group = q.group_column
@@ -69,13 +69,15 @@ if group == "case_no":
 
 now_label, prev_label = tr(f"explore.m_{measure}"), tr("explore.prev", measure=tr(f"explore.m_{measure}"))
 chart = frame.head(30).select("name", pl.col(measure).alias(now_label), pl.col(f"prev_{measure}").alias(prev_label))
-fig = px.bar(chart.to_pandas(), x="name", y=[now_label, prev_label], barmode="group",
-             labels={"name": tr(f"explore.col_{group}"), "value": now_label, "variable": ""})
+names = chart["name"].to_list()
+fig = go.Figure([go.Bar(name=now_label, x=names, y=chart[now_label].to_list()),
+                 go.Bar(name=prev_label, x=names, y=chart[prev_label].to_list())])
+fig.update_layout(barmode="group", xaxis_title=tr(f"explore.col_{group}"), yaxis_title=now_label)
 st.plotly_chart(fig, width="stretch")
 shown = frame.drop("key").with_columns(pl.col(pl.Float64).round(3))
 table(shown, f"explore_{group}")
 labels = dict(zip(frame["key"].to_list(), frame["name"].to_list(), strict=True))
-nxt = st.selectbox(tr("explore.drill_into"), list(labels), format_func=labels.get, key=f"ex-next-{len(drill)}")
-if st.button(tr("explore.drill"), key="ex-drill-go", type="primary"):
-    drill.append((group, nxt))
-    st.rerun()
+next_key = f"ex-next-{len(drill)}"
+st.selectbox(tr("explore.drill_into"), list(labels), format_func=labels.get, key=next_key)
+st.button(tr("explore.drill"), key="ex-drill-go", type="primary",
+          on_click=lambda: drill.append((group, st.session_state[next_key])))
