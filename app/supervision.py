@@ -55,7 +55,8 @@ def recompute_warning_levels(db: Database, today: date | None = None) -> dict[st
                 s.cases.update()
                 .where(c.case_id == sa.bindparam("cid"), c.version == sa.bindparam("ver"))
                 .values(promised_due=sa.bindparam("promised_due"), statutory_due=sa.bindparam("statutory_due"),
-                        warning_level=sa.bindparam("warning_level")),
+                        warning_level=sa.bindparam("warning_level"),
+                        updated_at=timeutil.now()),   # the row changed: the marts' refresh picks it up
                 changes,
             )
 

@@ -77,8 +77,8 @@ def published_weights(db: Database) -> dict[str, float]:
     return configured_weights()
 CALENDAR_FROM = date(2012, 1, 1)
 CITY = "4207"
-# Open cases are recomputed by every refresh: their clock runs to the build day and the background job moves
-# their warning level without a new version.
+# Open cases are recomputed when the build day moves on: their clock runs to the build day. (A warning level
+# the background job moves touches the row's updated_at, so it is picked up like any other change.)
 CLOCK_STATES = tuple(sorted(wf.OPEN_STATES))
 # A refresh looks back this far before the watermark, so a write committed late (its updated_at taken before
 # the last build read the table) is still picked up; recomputing a case twice is harmless.
@@ -296,20 +296,23 @@ def _last_build(wh: duckdb.DuckDBPyConnection) -> tuple[datetime | None, date | 
     return rows[0] if rows else (None, None, None)
 
 
-def _changed_ids(db: Database, wh: duckdb.DuckDBPyConnection, since: datetime, newest: int) -> list[int] | None:
-    """The cases to recompute: written or rated since `since`, open, or newer than any staged case (a case
-    written with an earlier timestamp — an import, a test's clock — is still found)."""
+def _changed_ids(db: Database, wh: duckdb.DuckDBPyConnection, since: datetime, newest: int,
+                 clock_moved: bool) -> list[int] | None:
+    """The cases to recompute: written or rated since `since`, newer than any staged case (a case written with
+    an earlier timestamp — an import, a test's clock — is still found), and the open ones if the build day
+    moved on."""
+    clock = list(CLOCK_STATES) if clock_moved else ["-"]
     sql = ("SELECT case_id FROM cases WHERE updated_at >= :since OR state IN :clock OR case_id > :newest "
            "UNION SELECT case_id FROM ratings WHERE rated_at >= :since")
     if db.is_duckdb:
         wh.execute("CREATE OR REPLACE TEMP TABLE _changed_cases AS "
                    "SELECT case_id FROM main.cases WHERE updated_at >= ? OR state IN (SELECT UNNEST(?)) "
                    "OR case_id > ? UNION SELECT case_id FROM main.ratings WHERE rated_at >= ?",
-                   [since, list(CLOCK_STATES), newest, since])
+                   [since, clock, newest, since])
         return None
     stmt = sa.text(sql).bindparams(sa.bindparam("clock", expanding=True))
     with db.read() as conn:
-        ids = [r[0] for r in conn.execute(stmt, {"since": since, "clock": list(CLOCK_STATES), "newest": newest})]
+        ids = [r[0] for r in conn.execute(stmt, {"since": since, "clock": clock, "newest": newest})]
     wh.register("_ids", pl.DataFrame({"case_id": ids}, schema={"case_id": pl.Int64}).to_arrow())
     wh.execute("CREATE OR REPLACE TEMP TABLE _changed_cases AS SELECT case_id FROM _ids")
     wh.unregister("_ids")
@@ -405,7 +408,7 @@ def _run(db: Database, *, build_day: date, weights: dict[str, float], incrementa
         since = last - OVERLAP if incremental else None
         newest = wh.execute("SELECT COALESCE(MAX(case_id), 0) FROM marts.fct_case").fetchall()[0][0] \
             if incremental else 0
-        changed = _changed_ids(db, wh, since, newest) if incremental else None
+        changed = _changed_ids(db, wh, since, newest, build_day > last_day) if incremental else None
         _set_up(wh, db, build_day, weights, changed, incremental)
         if incremental:
             # Only these moves change the accepting officer or the refusal: the others keep what was staged.
