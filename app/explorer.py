@@ -25,7 +25,7 @@ PATHS = {
 }
 MEASURES = ("received", "completed", "on_time_rate", "mean_working_days", "supplement_rate", "refusal_rate",
             "online_share", "satisfaction")   # the keys of _MEASURE_SQL, in the order the page offers them
-# Each measure as an aggregate over fct_case; {f} takes the FILTER that picks the period.
+# Each measure as an aggregate over fct_case; {f} takes an optional FILTER.
 _MEASURE_SQL = {
     "received": "COUNT(*) {f}",
     "completed": "COUNT(completed_day) {f}",
@@ -39,7 +39,8 @@ _MEASURE_SQL = {
 
 
 def _measures(condition: str, prefix: str = "") -> list[str]:
-    return [f"{sql.format(f=f'FILTER (WHERE {condition})')} AS {prefix}{name}" for name, sql in _MEASURE_SQL.items()]
+    where = "" if condition == "TRUE" else f"FILTER (WHERE {condition})"
+    return [f"{sql.format(f=where)} AS {prefix}{name}" for name, sql in _MEASURE_SQL.items()]
 
 
 @dataclass
@@ -94,14 +95,16 @@ def explore(db: Database, q: Query) -> pl.DataFrame:
                   ORDER BY CASE warning_level WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END,
                            submitted_day DESC, case_no LIMIT 500"""
         return marts.read(db, sql, params)
-    # One scan over both periods; each measure is computed for each (a FILTER on the day).
-    where_both, params_both = _where(q, prev_start, q.end)
+    # The two periods as two aggregates in one statement (DuckDB runs them side by side): measured faster than
+    # one scan with a FILTER per measure.
+    where_prev, params_prev = _where(q, prev_start, prev_end)
     sql = f"""
-        SELECT * FROM (SELECT CAST({group} AS VARCHAR) AS key, {", ".join(_measures("submitted_day >= ?"))},
-                              {", ".join(_measures("submitted_day < ?", "prev_"))}
-                       FROM marts.fct_case WHERE {where_both} GROUP BY 1)
-        WHERE key IS NOT NULL AND received > 0 ORDER BY received DESC"""
-    frame = marts.read(db, sql, [q.start] * (2 * len(MEASURES)) + params_both)
+        WITH now AS (SELECT CAST({group} AS VARCHAR) AS key, {", ".join(_measures("TRUE"))}
+                     FROM marts.fct_case WHERE {where} GROUP BY 1),
+             before AS (SELECT CAST({group} AS VARCHAR) AS key, {", ".join(_measures("TRUE", "prev_"))}
+                        FROM marts.fct_case WHERE {where_prev} GROUP BY 1)
+        SELECT * FROM now LEFT JOIN before USING (key) WHERE now.key IS NOT NULL ORDER BY now.received DESC"""
+    frame = marts.read(db, sql, params + params_prev)
     names = _names(db, group, frame["key"].to_list())
     return frame.with_columns(pl.col("key").replace_strict(names, default=pl.col("key")).alias("name")).select(
         "key", "name", *[c for c in frame.columns if c != "key"])
