@@ -89,9 +89,9 @@ def explore(db: Database, q: Query) -> pl.DataFrame:
     where, params = _where(q, q.start, q.end)
     if group == "case_no":
         # Red cases first, then yellow: the ones a supervisor drills down to look at.
-        sql = f"""SELECT case_no AS key, state, warning_level, item_code, submitted_day, completed_day,
+        sql = f"""SELECT n.case_no AS key, state, warning_level, item_code, submitted_day, completed_day,
                          working_days_used, days_allowed, on_time, rating_level
-                  FROM marts.fct_case WHERE {where}
+                  FROM marts.fct_case JOIN marts.case_numbers AS n USING (case_id) WHERE {where}
                   ORDER BY CASE warning_level WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END,
                            submitted_day DESC, case_no LIMIT 500"""
         return marts.read(db, sql, params)

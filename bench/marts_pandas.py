@@ -55,7 +55,7 @@ QUERIES = {
 # Integers and booleans that may hold NULL stay integers and booleans (pandas' nullable types), not floats.
 _NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.bool_(): pd.BooleanDtype()}
 
-DROPPED = ("unit_id", "accepted_unit_id", "region_code", "channel", "supplement_count", "promised_days",
+DROPPED = ("case_no", "unit_id", "accepted_unit_id", "region_code", "channel", "supplement_count", "promised_days",
            "extension_days", "clock_start", "decided_day", "clock_end_day", "not_accepted")   # as 10_fct_case.sql
 FCT_COLUMNS = [c for c in [
     "case_id", "case_no", "item_code", "dept_code", "unit_id", "accepted_unit_id", "region_code", "district_code",

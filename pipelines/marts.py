@@ -355,6 +355,9 @@ def _set_up(wh: duckdb.DuckDBPyConnection, db: Database, build_day: date, weight
         _source_views(wh)
     else:
         _copy_sources(wh, db, changed if incremental else None)
+    # Case numbers for the explorer's case lists, read where they are kept rather than copied into the facts.
+    wh.execute(f"CREATE OR REPLACE VIEW marts.case_numbers AS SELECT case_id, case_no FROM "
+               f"{'main.cases' if db.is_duckdb else 'src_cases'}")
     if not incremental:   # the calendar is rebuilt with every full build (a calendar change needs one)
         calendar = _calendar_frame(db, build_day + timedelta(days=366))
         wh.register("_calendar", calendar.to_arrow())
