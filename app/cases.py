@@ -6,7 +6,7 @@ newer state) and an event is appended to the case record, all in one transaction
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -76,9 +76,10 @@ def current_item(conn: Connection, item_code: str) -> Any:
 
 
 
-def handling_unit(conn: Connection, item: Any, region_code: str) -> str:
+def handling_unit(conn: Connection, item: Any, region_code: str, units: Mapping[str, Any] | None = None) -> str:
     """The unit that handles an item for an applicant in `region_code` (纵贯乡村: the lowest level the item
-    is handled at that exists above the applicant's place)."""
+    is handled at that exists above the applicant's place). `units`: the org_units by id, when the caller
+    holds them (a bulk import asks this for thousands of cases)."""
     levels = item.handling_levels
     candidates: list[str] = []
     if "村社区" in levels and len(region_code) >= 12:
@@ -88,7 +89,10 @@ def handling_unit(conn: Connection, item: Any, region_code: str) -> str:
     if "区" in levels and len(region_code) >= 6:
         candidates.append(f"U-{region_code[:6]}-{item.dept_code}")
     candidates.append(f"U-4207-{item.dept_code}")
-    found = {r[0] for r in conn.execute(sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id.in_(candidates)))}
+    if units is not None:
+        found = {u for u in candidates if u in units}
+    else:
+        found = {r[0] for r in conn.execute(sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id.in_(candidates)))}
     for unit in candidates:
         if unit in found:
             return unit

@@ -17,6 +17,7 @@ for supervision) so that the case record says why.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -111,16 +112,23 @@ def co_unit(conn: Connection, lead_unit_id: str, dept_code: str) -> Any:
     return None
 
 
-def deciding_unit(conn: Connection, case: dict[str, Any]) -> str:
+def deciding_unit(conn: Connection, case: dict[str, Any], units: Mapping[str, Any] | None = None) -> str:
     """The department unit that decides a case a window accepted (前台综合受理、后台审批): the handling unit when
     it is a department's, else — a town's 便民服务中心 or a village's 便民服务站, which have windows but no one who
-    decides — the item's department in the case's district, or the city's."""
-    unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == case["unit_id"])).fetchone()
+    decides — the item's department in the case's district, or the city's. `units`: the org_units by id, when the
+    caller holds them (a bulk import)."""
+    if units is not None:
+        unit = units.get(case["unit_id"])
+    else:
+        unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == case["unit_id"])).fetchone()
     if unit is not None and unit.dept_code:
         return unit.unit_id
     candidates = [f"U-{case['region_code'][:6]}-{case['dept_code']}"] if len(case["region_code"]) >= 6 else []
     candidates.append(f"U-4207-{case['dept_code']}")
-    found = {r[0] for r in conn.execute(sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id.in_(candidates)))}
+    if units is not None:
+        found = {u for u in candidates if u in units}
+    else:
+        found = {r[0] for r in conn.execute(sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id.in_(candidates)))}
     return next((u for u in candidates if u in found), case["unit_id"])
 
 
