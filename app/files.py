@@ -100,7 +100,11 @@ def read(conn: Connection, file_id: int) -> tuple[Any, bytes]:
     row = conn.execute(sa.select(s.stored_files).where(s.stored_files.c.file_id == file_id)).fetchone()
     if row is None:
         raise FileRejected("file.missing")
-    data = (files_dir() / row.storage_path).read_bytes()
+    path = files_dir() / row.storage_path
+    if not path.is_file():
+        # An imported material is its metadata only (植入): the old system's file was not brought over.
+        raise FileRejected("file.missing")
+    data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != row.sha256:
         raise FileRejected("file.corrupt")
     return row, data

@@ -12,6 +12,7 @@ import streamlit as st
 from app import applications, issuing
 from app.cases import CaseError
 from app.db import Database, StaleVersionError, WriteConflictError
+from app.files import FileRejected
 from app.permissions import Actor, PermissionDenied
 from app.ui import form_widgets as fw
 from app.ui.session import tr
@@ -85,7 +86,11 @@ def pdf_pages(data: bytes, pages: int = PREVIEW_PAGES, scale: float = 1.2) -> li
 
 
 def material_preview(db: Database, actor: Actor, file_id: int, key: str) -> None:
-    name, data = applications.read_file_for(db, actor, file_id)
+    try:
+        name, data = applications.read_file_for(db, actor, file_id)
+    except FileRejected as exc:   # e.g. an imported material: its name and hash, not the file
+        st.warning(tr(exc.key))
+        return
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     st.download_button(tr("desk.download_file"), data, name, key=f"{key}-dl")
     if ext in IMAGE_EXT:
