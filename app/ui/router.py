@@ -53,7 +53,7 @@ ROLE_PAGES = {
                     ("record_check.py", "page.record_check", "record"), ("officer_case.py", "page.officer_case", "case"),
                     ("scorecard.py", "page.scorecard", "scorecard")],
     wf.LEADER: [("home_leader.py", "page.home_leader", "overview"), ("scorecard.py", "page.scorecard", "scorecard")],
-    wf.ADMIN: [("home_admin.py", "page.home_admin", "admin")],
+    wf.ADMIN: [("home_admin.py", "page.home_admin", "admin"), ("admin_import.py", "page.admin_import", "import")],
 }
 
 
