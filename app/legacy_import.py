@@ -345,7 +345,8 @@ def read_rows(config: SystemConfig, sources: list[Source]) -> tuple[list[Row], l
             if kind is None:
                 row.reject("unknown_file")
             elif missing:
-                row.reject("missing_column", field=missing[0])
+                expected = [old for old, f in config.columns.get(kind, {}).items() if f == missing[0]]
+                row.reject("missing_column", field=missing[0], columns="、".join(expected))
             elif line in sheet.undecodable:
                 row.reject("bad_encoding")
             rows.append(row)
@@ -393,9 +394,8 @@ def _check_fields(row: Row, config: SystemConfig, now: datetime) -> None:
             raise _Refused(row, "future_time", field=name, value=_fmt(v[name]))
         if v[name].date() < config.earliest:
             raise _Refused(row, "too_early", field=name, value=_fmt(v[name]), earliest=config.earliest.isoformat())
-    for name in ("state",):
-        if name in v and norm(v[name]) not in config.states:
-            raise _Refused(row, "unknown_state", name=str(v[name]))
+    if "state" in v and norm(v["state"]) not in config.states:
+        raise _Refused(row, "unknown_state", name=str(v["state"]))
     if row.kind == "materials":
         for name in ("size_bytes", "round"):
             if v.get(name) is not None:
@@ -427,12 +427,24 @@ def _order(row: Row, names: tuple[str, ...]) -> None:
     it is submitted); consecutive pairs suffice, the order being transitive."""
     present = [(n, row.values[n]) for n in names if row.values.get(n) is not None]
     for (a, at), (b, bt) in zip(present, present[1:]):
-        if bt < at:
+        if _before(bt, at):
             raise _Refused(row, "impossible_dates", later=b, later_at=_fmt(bt), earlier=a, earlier_at=_fmt(at))
 
 
+def _before(later: datetime, earlier: datetime) -> bool:
+    """`later` is before `earlier` — by the day when either is a bare date (old exports mix 2013-06-27 with
+    2013-06-27 09:30, and the bare date is not midnight but "some time that day")."""
+    if _bare(later) or _bare(earlier):
+        return later.date() < earlier.date()
+    return later < earlier
+
+
+def _bare(at: datetime) -> bool:
+    return (at.hour, at.minute, at.second) == (0, 0, 0)
+
+
 def _fmt(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M:%S" if (at.hour, at.minute, at.second) != (0, 0, 0) else "%Y-%m-%d")
+    return at.strftime("%Y-%m-%d" if _bare(at) else "%Y-%m-%d %H:%M:%S")
 
 
 # ================================================================================================================
@@ -704,13 +716,14 @@ def plan_case(case_row: Row, deps: dict[str, list[Row]], catalogue: Catalogue, c
     if entries and entries[0][5] == wf.SUBMITTED and entries[0][3] == 0:
         # The old record's first step is the submission itself: its time is the submission's.
         submit_row = entries[0][4]
-        submitted_at = entries[0][0]
-        if submitted_at.date() != v["submitted_at"].date():
+        if not _bare(entries[0][0]):   # the more precise of the two stamps
+            submitted_at = entries[0][0]
+        if entries[0][0].date() != v["submitted_at"].date():
             raise _Refused(case_row, "time_mismatch", field="submitted_at", value=_fmt(v["submitted_at"]),
-                           event_value=_fmt(submitted_at))
+                           event_value=_fmt(entries[0][0]))
         entries = entries[1:]
     for at, _, _, _, row, _ in entries:
-        if at < submitted_at:
+        if _before(at, submitted_at):
             field_name = {"events": "occurred_at", "ratings": "rated_at", "complaints": "created_at"}[row.kind]
             raise _Refused(row, "impossible_dates", later=field_name, later_at=_fmt(at), earlier="submitted_at",
                            earlier_at=_fmt(submitted_at))
@@ -739,6 +752,8 @@ def plan_case(case_row: Row, deps: dict[str, list[Row]], catalogue: Catalogue, c
     rating_plan = None
     complaint_plans = []
     for at, _, _, _, row, target in entries:
+        # A bare date on the day of submission is some time after it, not midnight: the record stays in time order.
+        at = max(at, submitted_at)
         before = case["state"]
         if row.kind == "events":
             if target == before:

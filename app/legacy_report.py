@@ -107,15 +107,17 @@ def headed(frame: pl.DataFrame, lang: str) -> pl.DataFrame:
 
 
 def summary_lines(result: ImportResult, lang: str = "zh") -> list[str]:
-    """The report summary as text (the command prints it)."""
+    """The report summary as text (the command prints it), numbers with thousands separators."""
     counts = result.counts()
     rate = counts["rows_read"] / result.seconds if result.seconds else 0.0
-    lines = [t("import.summary", lang, system=result.title, **counts),
+    lines = [t("import.summary", lang, system=result.title, **_grouped(counts)),
              t("import.speed", lang, seconds=f"{result.seconds:.1f}", rate=f"{rate:,.0f}")]
     for f in file_summary(result, lang).iter_rows(named=True):
-        lines.append(t("import.file_line", lang, **f))
+        lines.append(t("import.file_line", lang, **_grouped(f)))
     for r in reason_counts(result, lang).iter_rows(named=True):
-        lines.append(t("import.reason_line", lang, **r))
+        lines.append(t("import.reason_line", lang, **_grouped(r)))
     return lines
 
 
+def _grouped(values: dict) -> dict:
+    return {k: f"{v:,}" if isinstance(v, int) else v for k, v in values.items()}

@@ -56,7 +56,7 @@ if result is not None:
     b.metric(tr("import.imported"), counts["imported"])
     c.metric(tr("import.rejected"), counts["rejected"])
     d.metric(tr("import.cases_imported"), counts["cases_imported"])
-    st.caption(fw.plain(tr("import.summary", system=result.title, **counts)))
+    st.caption(fw.plain(tr("import.summary", system=result.title, **{k: f"{v:,}" for k, v in counts.items()})))
     if result.clean:
         st.success(tr("import.all_imported"))
     else:

@@ -687,3 +687,31 @@ def test_imported_records_leave_the_case_as_the_services_would(own_db, tmp_path)
         assert [e["action"] for e in events_of(db, mine["case_id"])] == moves, no
     deemed = events_of(db, imported["EQ-2"]["case_id"])[-1]["payload"]
     assert deemed["deemed_accepted_on"] == "2014-03-03" and imported["EQ-2"]["clock_start"] == date(2014, 3, 3)
+
+
+def test_bare_dates_are_a_day_and_a_missing_column_is_named(own_db, tmp_path):
+    """Old exports mix 2014-03-05 with 2014-03-05 16:00: a bare date is "that day", never an impossible order.
+    A file without a required column is unusable as a whole, and the report names the old column."""
+    db = own_db
+    export = tmp_path / "export"
+    export.mkdir()
+    firm = make_credit_code("91420700MA4" + "F0G1H2")
+    (export / "办件.csv").write_text(",".join(CASE_HEAD) + "\n" + ",".join(
+        ["D-1", FOOD, SCJG, "某公司", firm, "420704002", "窗口", "2014-03-03 09:00", "办结", "2014-03-04",
+         "2014-03-05 16:00", "2014-03-05", ""]) + "\n", encoding="utf-8")
+    (export / "流程.csv").write_text(",".join(EVENT_HEAD) + "\n" + "\n".join(",".join(r) for r in [
+        ["D-1", "收件", "2014-03-03", "", ""], ["D-1", "受理", "2014-03-04", "", ""],
+        ["D-1", "承办", "2014-03-04 10:00", "", ""], ["D-1", "批准", "2014-03-05 16:00", "", ""],
+        ["D-1", "办结", "2014-03-05 17:00", "", ""]]) + "\n", encoding="utf-8")
+    result = run(db, [export])
+    assert result.clean, [(r.line, r.reason, r.params) for r in result.rows if r.reason]
+    case = imported_cases(db)["D-1"]
+    times = [e["occurred_at"] for e in events_of(db, case["case_id"])]
+    assert times == sorted(times) and case["submitted_at"] == datetime(2014, 3, 3, 9, 0)
+
+    (export / "流程.csv").write_text("办件编号,环节名称,处理人\nD-2,受理,李\n", encoding="utf-8")
+    blocked = run(db, [export])
+    [bad] = [r for r in blocked.rows if r.file == "流程.csv"]
+    assert bad.reason == "missing_column" and legacy_report.message(bad) == \
+        "文件缺少必需的列“处理时间”（处理时间），整个文件无法使用。"
+    assert {r.reason for r in blocked.rows if r.file == "办件.csv"} == {"blocked_by_file"}
