@@ -1005,6 +1005,8 @@ M: dict[str, tuple[str, str]] = {
                          "  {file} ({kind}, {encoding}): read {rows_read}, imported {imported}, rejected {rejected}"),
     "import.reason_line": ("  {reason}（{meaning}）：{count}", "  {reason} ({meaning}): {count}"),
     "import.report_written": ("导入报告已写入 {path}", "Import report written to {path}"),
+    "import.marts_hint": ("分析数据在下一次更新时纳入导入的办件（后台任务，或 python -m pipelines.marts）。",
+                          "The analytics take in the imported cases at their next refresh (the background job, or python -m pipelines.marts)."),
     "import.sheet_report": ("导入报告", "Report"),
     "import.sheet_files": ("各文件", "Files"),
     "import.sheet_reasons": ("拒绝原因", "Reasons"),

@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     report = args.report or Path(f"import_{args.system}_{timeutil.now():%Y%m%d_%H%M%S}.csv")
     legacy_report.write_report(result, report, args.lang)
     print(t("import.report_written", args.lang, path=report))
+    if result.cases_imported:
+        print(t("import.marts_hint", args.lang))
     return 0 if result.clean else 1
 
 
