@@ -2161,10 +2161,12 @@ def _builders(workers: int) -> Any:
     if workers <= 0:
         return ThreadPoolExecutor(max_workers=1)
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    # A spawned worker first re-runs the parent's __main__ by its path. Under Streamlit (the server, AppTest) that
-    # is a page script, which must not run in a worker: hide it while the workers start (they all start here).
+    # A spawned worker first re-runs the parent's __main__. Under Streamlit (the server, AppTest) that is a page
+    # script, which must not run in a worker: hide it while the workers start (they all start here). Not when
+    # this module is __main__ (`python -m pipelines.demo`): the workers need it to find _build and _warm_up.
     main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
+    if __name__ != "__main__":
+        sys.modules["__main__"] = types.ModuleType("__main__")
     try:
         for _ in range(workers):
             executor.submit(_warm_up)
