@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 import tempfile
 
 import pytest
@@ -22,10 +23,16 @@ BACKENDS = ["duckdb", "postgresql"]
 _counter = itertools.count()
 
 
+def _unique() -> str:
+    """A name part no other fixture has: pytest loads this file as `conftest` and tests import it as
+    `tests.conftest` — two modules, two counters — so the counter alone could give two fixtures one schema."""
+    return f"{next(_counter)}_{uuid.uuid4().hex[:8]}"
+
+
 def make_database(backend: str, tmp_dir) -> Database:  # noqa: ANN001
     if backend == "duckdb":
-        return Database(f"duckdb:///{tmp_dir / f'ezz_{next(_counter)}.duckdb'}")
-    schema = f"ezz_t{os.getpid()}_{next(_counter)}"
+        return Database(f"duckdb:///{tmp_dir / f'ezz_{_unique()}.duckdb'}")
+    schema = f"ezz_t{os.getpid()}_{_unique()}"
     db = Database(PG_URL, schema=schema)
     db.drop_everything()
     return db

@@ -125,7 +125,8 @@ def open_from_queue(page: Page, case_no: str, link: str, heading: str) -> None:
     """In the queue (待办 or 协办): the case is listed; choose it and press 办理; the case screen opens."""
     go(page, link, heading)
     body = main(page)
-    expect(body.get_by_text(re.compile(r"办件列表（共\d+件"))).to_be_visible()
+    # .first: while Streamlit swaps pages the old screen's heading can linger for a moment beside the new one.
+    expect(body.get_by_text(re.compile(r"办件列表（共\d+件")).first).to_be_visible()
     choose(body, "选择办件", case_no)   # the picker under the table (its label is hidden on the screen)
     body.get_by_role("button", name="办理", exact=True).click()
     expect(body.get_by_role("heading", name=HOTEL_NAME, exact=True)).to_be_visible()
