@@ -142,14 +142,14 @@ def last_builds(db: Database, limit: int = 5) -> pl.DataFrame:
         return pl.DataFrame()
 
 
-def rebuild(db: Database, actor: Actor, *, full: bool, progress=None) -> dict[str, float]:  # noqa: ANN001
+def rebuild(db: Database, actor: Actor, *, full: bool, progress=None):  # noqa: ANN001, ANN201 - marts.Build
     """Refresh the marts now (or rebuild them all, e.g. after a calendar change); supervisors and admins."""
     from pipelines import marts
 
     if actor.role not in (wf.SUPERVISOR, wf.ADMIN):
         raise PermissionDenied("perm.denied")
-    timings = (marts.build if full else marts.refresh)(db, progress=progress)
+    done = (marts.build if full else marts.refresh)(db, progress=progress)
     db.write(lambda conn: audit.record(conn, "marts_full_build" if full else "marts_refresh",
                                        user_id=actor.user_id, username=actor.username,
-                                       detail={"seconds": round(sum(v for k, v in timings.items() if k != "mode"), 2)}))
-    return timings
+                                       detail={"mode": done.mode, "seconds": round(done.total, 2)}))
+    return done

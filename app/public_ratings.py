@@ -15,9 +15,30 @@ from app import schema as s
 from app import timeutil
 from app.catalogue import department_names
 from app.db import Database
+from app.i18n import DEFAULT_LANGUAGE, t
 
 GOOD_LEVELS = (4, 5)
 BAD_LEVELS = (1, 2)
+GRADES = {"优秀": "excellent", "良好": "good", "合格": "pass", "不合格": "fail"}   # the marts' grades -> grade_<key>
+
+
+def grade_label(grade: str | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A grade of the marts (优秀 良好 合格 不合格) in the reader's language."""
+    key = GRADES.get(grade or "")
+    return t(f"scorecard.grade_{key}", lang) if key else (grade or "")
+
+
+def weights_in_percent(weights: dict[str, float]) -> dict[str, int]:
+    """The rating weights as the published text shows them: {e, q, s} in whole percent."""
+    return {"e": round(100 * weights["w_efficiency"]), "q": round(100 * weights["w_quality"]),
+            "s": round(100 * weights["w_satisfaction"])}
+
+
+def published_weights(db: Database) -> dict[str, int]:
+    """The weights the published ratings were computed with, in percent ({e, q, s})."""
+    from pipelines import marts
+
+    return weights_in_percent(marts.published_weights(db))
 
 
 def _marts(db: Database, sql: str, params: list | None = None) -> pl.DataFrame | None:
@@ -48,9 +69,7 @@ def rating_weeks(db: Database, today: date | None = None) -> list[date]:
     return rating_periods(db, "week", today)
 
 
-def department_ratings(db: Database, period: date, kind: str = "week", lang: str = "zh") -> pl.DataFrame:
-    from app.scorecard import grade_label
-
+def department_ratings(db: Database, period: date, kind: str = "week", lang: str = DEFAULT_LANGUAGE) -> pl.DataFrame:
     frame = _marts(db, "SELECT dept_code, score, grade, efficiency, quality, satisfaction, received, completed "
                        "FROM marts.mart_dept_rating WHERE period_kind = ? AND period = ? "
                        "ORDER BY score DESC, dept_code", [kind, period])

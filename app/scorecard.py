@@ -14,6 +14,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from app import public_ratings
+from app.public_ratings import grade_label
 from app import schema as s
 from app.catalogue import department_names
 from app.db import Database
@@ -26,7 +27,6 @@ RED_CASE_COLUMNS = ("case_no", "department", "item", "raised_at")
 CARD_COLUMNS = ("color", "department", "officer", "reason", "issued_at")
 FIGURES = ("received", "completed", "on_time_rate", "online_share", "satisfaction")   # scorecard.fig_<name>
 SHEETS = ("overview", "ranking", "red_cases", "cards")   # scorecard.sheet_<part> (page, XLSX), .h_<part> (PDF)
-GRADES = {"优秀": "excellent", "良好": "good", "合格": "pass", "不合格": "fail"}   # the marts' grades -> grade_<key>
 _WIDE = ("department", "item", "reason", "case_no")   # wider XLSX columns
 
 
@@ -77,13 +77,7 @@ def build(db: Database, week: date) -> Scorecard:
     }
     start, end = datetime.combine(week, time()), datetime.combine(week + timedelta(days=7), time())
     return Scorecard(week, ranking, figures, _red_cases(db, start, end, names), _cards(db, start, end, names),
-                     weights_in_percent(marts.published_weights(db)))
-
-
-def weights_in_percent(weights: dict[str, float]) -> dict[str, int]:
-    """The rating weights as the published text shows them: {e, q, s} in whole percent."""
-    return {"e": round(100 * weights["w_efficiency"]), "q": round(100 * weights["w_quality"]),
-            "s": round(100 * weights["w_satisfaction"])}
+                     public_ratings.published_weights(db))
 
 
 def _red_cases(db: Database, start: datetime, end: datetime, names: dict[str, str]) -> pl.DataFrame:
@@ -115,12 +109,6 @@ def _cards(db: Database, start: datetime, end: datetime, names: dict[str, str]) 
 # -- as shown: the page, the XLSX and the PDF --------------------------------------------------------------------
 def _headers(frame: pl.DataFrame, lang: str) -> pl.DataFrame:
     return frame.rename({c: t(f"scorecard.col_{c}", lang) for c in frame.columns})
-
-
-def grade_label(grade: str | None, lang: str = DEFAULT_LANGUAGE) -> str:
-    """A grade of the marts (优秀 良好 合格 不合格) in the reader's language."""
-    key = GRADES.get(grade or "")
-    return t(f"scorecard.grade_{key}", lang) if key else (grade or "")
 
 
 def ranking_table(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> pl.DataFrame:

@@ -3,8 +3,6 @@ published handling of bad reviews, and the service measures. No personal data is
 import streamlit as st
 
 from app import public_ratings as pr
-from app.scorecard import weights_in_percent
-from pipelines.marts import published_weights
 from app.ui import session as ui
 from app.ui.widgets import percent, table
 
@@ -12,7 +10,7 @@ tr = ui.tr
 db = ui.db()
 
 st.title(tr("page.ratings"))
-st.caption(tr("ratings.intro", **weights_in_percent(published_weights(db))))
+st.caption(tr("ratings.intro", **pr.published_weights(db)))
 m = pr.service_measures(db)
 a, b, c = st.columns(3)
 a.metric(tr("ratings.satisfaction"), percent(m["satisfaction"]))

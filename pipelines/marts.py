@@ -47,6 +47,7 @@ import sqlalchemy as sa
 
 from app import calendar_store, timeutil
 from app import workflow as wf
+from app.config import Settings, load_settings
 from app.db import Database, get_database
 
 MODELS = Path(__file__).resolve().parent / "models"
@@ -55,15 +56,20 @@ SOURCES = ("cases", "case_events", "clock_stops", "ratings", "alarms", "items", 
 CASE_SOURCES = ("cases", "case_events", "clock_stops", "ratings")    # copied per changed case in a refresh
 SOURCE_COLUMNS = {"case_events": "case_id, seq, occurred_at, actor_user_id, actor_role, actor_unit_id, action, "
                                  "from_state, to_state"}
-WEIGHTS = {"w_efficiency": 0.4, "w_quality": 0.3, "w_satisfaction": 0.3}   # published defaults (domain.md §6)
+
+
+def as_variables(percent: tuple[int, ...]) -> dict[str, float]:
+    """Rating weights in percent (efficiency, quality, satisfaction) as the models' variables."""
+    e, q, s = percent
+    return {"w_efficiency": e / 100, "w_quality": q / 100, "w_satisfaction": s / 100}
+
+
+WEIGHTS = as_variables(Settings.rating_weights)   # the defaults of domain.md §6, as app/config declares them
 
 
 def configured_weights() -> dict[str, float]:
     """The published weights (EZZ_RATING_WEIGHTS, default 40/30/30) as the models' variables."""
-    from app.config import load_settings
-
-    e, q, s = load_settings().rating_weights
-    return {"w_efficiency": e / 100, "w_quality": q / 100, "w_satisfaction": s / 100}
+    return as_variables(load_settings().rating_weights)
 
 
 def published_weights(db: Database) -> dict[str, float]:
@@ -143,6 +149,18 @@ SIDE_COLUMNS = {
                   "rating_level", "bad_review"),
 }
 DIMENSION_COLUMNS = ("dept_code", "item_code", "district_code", "town_code", "village_code", "officer_user_id")
+
+
+@dataclass(frozen=True)
+class Build:
+    """What a build did: `mode` full or incremental, the cases it recomputed (a refresh), seconds per step."""
+    mode: str
+    changed_cases: int | None
+    seconds: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
 
 
 @dataclass(frozen=True)
@@ -396,7 +414,7 @@ def _drop_if_other_kind(wh: duckdb.DuckDBPyConnection, name: str, kind: str) -> 
 
 
 def _run(db: Database, *, build_day: date, weights: dict[str, float], incremental: bool,
-         progress: Callable[[str, int, int], None] | None) -> dict[str, float]:
+         progress: Callable[[str, int, int], None] | None) -> Build:
     holder, wh = _open(db)
     timings: dict[str, float] = {}
     started_all = time.perf_counter()
@@ -467,23 +485,21 @@ def _run(db: Database, *, build_day: date, weights: dict[str, float], incrementa
         raise
     finally:
         _close(db, holder, wh)
-    timings["mode"] = 1.0 if incremental else 0.0
-    return timings
+    return Build("incremental" if incremental else "full", n_changed, timings)
 
 
 def build(db: Database, *, build_day: date | None = None, weights: dict[str, float] | None = None,
-          progress: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
-    """Rebuild every model and run the data tests; returns seconds per step. Raises MartTestFailed (and keeps
-    the marts as they were)."""
+          progress: Callable[[str, int, int], None] | None = None) -> Build:
+    """Rebuild every model and run the data tests. Raises MartTestFailed (and keeps the marts as they were)."""
     with _LOCK:
         return _run(db, build_day=build_day or timeutil.today(),
                     weights={**configured_weights(), **(weights or {})}, incremental=False, progress=progress)
 
 
 def refresh(db: Database, *, build_day: date | None = None, weights: dict[str, float] | None = None,
-            progress: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
-    """Recompute what changed since the last build (a full build when there is none); `timings['mode']` is 1
-    for an incremental refresh, 0 when it had to build everything."""
+            progress: Callable[[str, int, int], None] | None = None) -> Build:
+    """Recompute what changed since the last build; a full build when there is none, the build day went back
+    or the weights changed (the result's `mode` says which)."""
     with _LOCK:
         return _run(db, build_day=build_day or timeutil.today(),
                     weights={**configured_weights(), **(weights or {})}, incremental=True, progress=progress)
@@ -504,16 +520,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-day", type=date.fromisoformat, default=None)
     parser.add_argument("--full", action="store_true", help="rebuild everything (default: refresh what changed)")
     args = parser.parse_args(argv)
-    from app.config import load_settings
-
     settings = load_settings()
     db = get_database(args.database_url or settings.database_url, schema=settings.database_schema)
     db.migrate()
     run = build if args.full else refresh
-    timings = run(db, build_day=args.build_day,
-                  progress=lambda name, n, total: print(f"[{n}/{total}] {name}", flush=True))
-    print("mode:", "incremental" if timings.pop("mode") else "full")
-    for name, seconds in timings.items():
+    done = run(db, build_day=args.build_day,
+               progress=lambda name, n, total: print(f"[{n}/{total}] {name}", flush=True))
+    print("mode:", done.mode, "" if done.changed_cases is None else f"({done.changed_cases:,} cases recomputed)")
+    for name, seconds in done.seconds.items():
         print(f"{name:28} {seconds * 1000:8.0f} ms")
     return 0
 

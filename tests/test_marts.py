@@ -191,7 +191,7 @@ def test_a_refresh_gives_what_a_full_build_gives(moving_history):
                        [("accept", "officer"), ("start_review", "officer"), *REVIEWED])
     timeutil.freeze(datetime(2026, 11, 19, 20, 0))
     first = marts.refresh(db, build_day=date(2026, 11, 19))
-    assert first["mode"] == 0                                         # nothing to refresh from: a full build
+    assert first.mode == "full"                                       # nothing to refresh from: a full build
     before = _snapshot(db)
 
     timeutil.freeze(datetime(2026, 11, 23, 10, 0))
@@ -207,7 +207,7 @@ def test_a_refresh_gives_what_a_full_build_gives(moving_history):
     alarms.recompute(db)
 
     second = marts.refresh(db, build_day=date(2026, 11, 26))
-    assert second["mode"] == 1
+    assert second.mode == "incremental"
     refreshed = _snapshot(db)
     assert refreshed["fct_case"].filter(pl.col("case_id") == fresh["case_id"])["on_time"].to_list() == [True]
     assert refreshed["fct_case"].height == before["fct_case"].height + 2    # the two cases filed this week
@@ -223,13 +223,12 @@ def test_configured_weights_rate_and_are_published(history, monkeypatch):
     with them, and the public text says which were used."""
     from app.config import ConfigError, load_settings
     from app.i18n import t
-    from app.scorecard import weights_in_percent
+    from app.public_ratings import weights_in_percent
 
     with pytest.raises(ConfigError):
         load_settings({"EZZ_RATING_WEIGHTS": "50,30,30"}).check()
     monkeypatch.setenv("EZZ_RATING_WEIGHTS", "50,25,25")
-    timings = marts.refresh(history, build_day=BUILD_DAY)
-    assert timings["mode"] == 0                       # new weights: everything is rated again
+    assert marts.refresh(history, build_day=BUILD_DAY).mode == "full"   # new weights: everything is rated again
     rows = list(marts.read(history, "SELECT * FROM marts.mart_dept_rating").iter_rows(named=True))
     for r in rows:
         parts = [(0.5, r["efficiency"]), (0.25, r["quality"]), (0.25, r["satisfaction"])]
