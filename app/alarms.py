@@ -22,6 +22,7 @@ from app import schema as s
 from app import workflow as wf
 from app.db import Database
 from app.permissions import Actor, NO_CODE, PermissionDenied
+from app.reference import CITY_CODE
 
 RULES = ("overdue", "approaching", "late_supplement", "repeat_supplement", "fee_over_standard", "fee_free_item",
          "decision_without_acceptance", "result_without_decision", "complaint_unanswered", "bad_review_late")
@@ -77,14 +78,17 @@ def current_subjects(conn: Connection, today: date) -> list[Subject]:
         out.append(Subject("late_supplement", f"late_supplement:{r.case_id}:{r.seq}", r.case_id, r.dept_code,
                            r.unit_id, r.region_code, r.actor_user_id, r.case_no))
     out += _fee_subjects(conn)
-    # A complaint not answered by its due day.
+    # A complaint or consultation (app/inquiries.py) not answered by its due day: the row's department (a
+    # consultation's has no case), else its case's; a row without a case belongs to the city level.
     cp = s.complaints.c
-    for r in conn.execute(sa.select(cp.complaint_id, cp.case_id, c.dept_code, c.unit_id, c.region_code,
-                                    c.assigned_user_id, c.case_no)
+    for r in conn.execute(sa.select(cp.complaint_id, cp.case_id, sa.func.coalesce(cp.dept_code, c.dept_code)
+                                    .label("dept_code"), c.unit_id,
+                                    sa.func.coalesce(c.region_code, CITY_CODE).label("region_code"),
+                                    c.assigned_user_id, sa.func.coalesce(c.case_no, cp.tracking_no).label("subject"))
                           .select_from(s.complaints.outerjoin(s.cases, c.case_id == cp.case_id))
                           .where(cp.answered_at.is_(None), cp.due_on < today)):
         out.append(Subject("complaint_unanswered", f"complaint_unanswered:{r.complaint_id}", r.case_id, r.dept_code,
-                           r.unit_id, r.region_code, r.assigned_user_id, r.case_no or ""))
+                           r.unit_id, r.region_code, r.assigned_user_id, r.subject or ""))
     # A bad review whose follow-up is not handled by its due day.
     f = s.review_followups.c
     for r in conn.execute(sa.select(f.case_id, f.dept_code, f.unit_id, f.region_code, c.assigned_user_id, c.case_no)

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app import alarms, calendar_store, cases, files, forms, timeutil
+from app import alarms, calendar_store, cases, files, forms, inquiries, timeutil
 from app import schema as s
 from app import workflow as wf
 from app.db import Database
@@ -346,8 +346,10 @@ def complain(db: Database, actor: Actor, case_id: int, *, expected_version: int,
     due = cal.add_working_days(timeutil.today(), complaint_days())
 
     def apply(conn: Connection, current: dict[str, Any]) -> None:
+        # a tracking number and the case's department, as a complaint filed on 咨询投诉 (app/inquiries.py)
         conn.execute(s.complaints.insert().values(case_id=case_id, user_id=actor.user_id, content=content,
-                                                  created_at=timeutil.now(), due_on=due))
+                                                  created_at=timeutil.now(), due_on=due,
+                                                  **inquiries.case_complaint_fields(conn, case_id)))
 
     return cases.perform(db, actor, case_id, "complain", expected_version=expected_version, comment=content,
                          apply=apply)

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from app import cases
+from app import cases, inquiries, policies
 from app import schema as s
 from app.config import DATA_DIR
 from app.db import Database
@@ -304,7 +304,9 @@ def guide(db: Database, item_code: str) -> dict[str, Any]:
     reuse_certificate, reuse_item_code, reuse_item_name, note}], fee {charged, text (不收费 when free),
     basis [..]}, statutory_limit, statutory_unit (working/calendar), statutory_unit_name (工作日/自然日),
     promised_days (always working days), promised_unit_name, immediate, handling_type (即办件/承诺件),
-    steps [{key, name, co_departments?}], collection [{level, kind, places}], fully_online, life_events.
+    steps [{key, name, co_departments?}], collection [{level, kind, places}], fully_online, life_events,
+    basis_documents (the library's documents linked to the item: [{doc_id, title, doc_no, kind, issuer, status,
+    provision}], in force first) and qa (its published answered consultations, without personal data).
     """
     d, m, it = s.departments, s.item_materials, s.items
     with db.read() as conn:
@@ -357,4 +359,6 @@ def guide(db: Database, item_code: str) -> dict[str, Any]:
         "fully_online": fully_online(materials),
         "life_events": events_of(item.item_code, item.name),
         "published_at": item.published_at,
+        "basis_documents": policies.documents_for_item(db, item.item_code),
+        "qa": inquiries.published_qa(db, item_code=item.item_code),
     }

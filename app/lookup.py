@@ -40,16 +40,22 @@ class Progress:
     steps: list[dict[str, Any]]
 
 
-def _recent_failures(conn: sa.Connection, case_no: str, client: str) -> int:
+def recent_failures(conn: sa.Connection, action: str, field: str, value: str, client: str) -> int:
+    """Failed attempts of the last hour recorded as `action` in the audit log, on the same subject (detail's
+    `field` equal to `value`) or from the same client. Also counts the failed follow-ups of app/inquiries.py."""
     since = timeutil.now() - timedelta(hours=1)
-    rows = conn.execute(sa.select(s.audit_log.c.detail).where(s.audit_log.c.action == "lookup_failed",
+    rows = conn.execute(sa.select(s.audit_log.c.detail).where(s.audit_log.c.action == action,
                                                               s.audit_log.c.occurred_at >= since)).fetchall()
     count = 0
     for (detail,) in rows:
         d = json.loads(detail or "{}")
-        if d.get("case_no") == case_no or (client and d.get("client") == client):
+        if d.get(field) == value or (client and d.get("client") == client):
             count += 1
     return count
+
+
+def _recent_failures(conn: sa.Connection, case_no: str, client: str) -> int:
+    return recent_failures(conn, "lookup_failed", "case_no", case_no, client)
 
 
 def progress(db: Database, case_no: str, id_tail: str, client: str = "") -> Progress:

@@ -20,6 +20,8 @@ from app.ui.widgets import to_xlsx
 
 # The same absolute path the router registers (app/ui/router.py: PAGES_DIR / "apply.py").
 APPLY_PAGE = ROOT / "pages" / "apply.py"
+POLICIES_PAGE = st.Page(ROOT / "pages" / "policies.py", url_path="policies")
+ASK_PAGE = st.Page(ROOT / "pages" / "ask.py", url_path="ask")
 LEVEL_KEYS = {"市": "city", "区": "district", "乡镇街道": "town", "村社区": "village"}
 EVENT_KIND_KEYS = {"人生事件": "person", "企业事件": "business"}
 FORM_KEYS = {"原件": "original", "复印件": "copy", "原件及复印件": "both", "电子": "electronic"}
@@ -223,6 +225,16 @@ def show_guide(item_code: str) -> None:
         st.text(g["conditions"] or say("catalogue.conditions_none"))
         st.subheader(say("catalogue.basis"))
         st.text(g["basis"])
+        st.markdown(f"**{say('policy.guide_docs')}**")
+        if not g["basis_documents"]:
+            st.caption(say("policy.guide_none"))
+        for doc in g["basis_documents"]:
+            label = "《" + doc["title"] + "》" + (f"（{doc['doc_no']}）" if doc["doc_no"] else "")
+            label += f" {doc['provision']}" if doc["provision"] else ""
+            label += f" · {say('policy.kind.' + doc['kind'])}"
+            if doc["status"] != "in_force":
+                label += f" · {say('policy.status.' + doc['status'])}"
+            st.page_link(POLICIES_PAGE, label=plain(label), query_params={"doc": str(doc["doc_id"])})
 
     with st.container(border=True):
         st.subheader(say("catalogue.materials"))
@@ -259,6 +271,18 @@ def show_guide(item_code: str) -> None:
     with st.container(border=True):
         st.subheader(say("catalogue.flow"))
         st.text(flow_text(g["steps"]))
+
+    with st.container(border=True):
+        st.subheader(say("inquiry.guide_qa"))
+        if not g["qa"]:
+            st.caption(say("inquiry.qa_none"))
+        for qa in g["qa"]:
+            st.markdown(f"**{plain(qa['title'])}**")
+            st.text(qa["question"])
+            st.text(f"{say('inquiry.answer')}：{qa['answer']}")
+            st.caption(plain(say("inquiry.asked_on", asked=f"{qa['asked_on']:%Y-%m-%d}",
+                                 answered=f"{qa['answered_on']:%Y-%m-%d}", dept=qa["dept_name"])))
+        st.page_link(ASK_PAGE, label=say("inquiry.ask_here"), query_params={"item": g["item_code"]})
 
     with st.container(border=True):
         st.subheader(say("catalogue.collect"))

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app import audit, calendar_store, fees, forms, reference, timeutil
+from app import audit, calendar_store, fees, forms, policies, reference, timeutil
 from app import schema as s
 from app.db import Database, get_database
 
@@ -88,10 +88,13 @@ def seed_reference(db: Database) -> dict[str, int]:
                 {"year": y, "official": True, "source": "国务院办公厅节假日安排通知 (data/reference/holidays)",
                  "loaded_at": now} for y in fresh
             ])
+        # The policy and law library: the documents the items' basis texts cite (app/policies.py).
+        policy_counts = policies.seed_from_catalogue(conn, now)
         counts = {
             "regions": len(regions), "departments": len(departments), "coordinating_bodies": len(bodies),
             "org_units": len(units), "service_windows": len(windows), "items_added": len(new_items),
             "holidays": len(holidays), "calendar_years": len(years), "form_fields_added": len(form_rows),
+            **policy_counts,
         }
         audit.record(conn, "seed_reference", detail=counts)
         return counts
