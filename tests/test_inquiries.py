@@ -306,3 +306,36 @@ def test_inquiries_page_answer_and_publish(env):  # noqa: F811
     # another department's staff cannot open it
     other = page("inquiries", a["other_dept_officer"])
     assert sent.tracking_no not in (other.dataframe[0].value["受理编号"].to_list() if other.dataframe else [])
+
+
+def test_upgrade_gives_earlier_complaints_a_tracking_number_and_department(empty_db):
+    """0006 on a database with complaints filed before it: each gets its own unguessable tracking number and its
+    case's department, so the alarm and the department's list cover it."""
+    from datetime import datetime
+
+    db = empty_db
+    db.migrate(target=5)
+
+    def old_rows(conn):  # noqa: ANN001, ANN202
+        at = datetime(2025, 1, 2, 9)
+        conn.execute(sa.text(
+            "INSERT INTO cases (case_no, item_code, item_version, dept_code, unit_id, region_code, channel, "
+            "applicant_name, applicant_id_kind, applicant_id_number, state, promised_days, statutory_limit, "
+            "statutory_unit, created_at, updated_at) VALUES ('420700-20250102-000001', '4207-SCJG-003', 1, "
+            "'SCJG', 'U-4207-SCJG', '4207', 'online', '张三', 'resident_id', '11010519491231002X', 'submitted', "
+            "3, 10, 'working', :t, :t)"), {"t": at})
+        case_id = conn.execute(sa.text("SELECT case_id FROM cases")).scalar()
+        for n in range(2):
+            conn.execute(sa.text("INSERT INTO complaints (case_id, content, created_at, due_on) "
+                                 "VALUES (:c, :x, :t, :d)"), {"c": case_id, "x": f"旧投诉{n}", "t": at,
+                                                              "d": date(2025, 1, 9)})
+
+    db.write(old_rows)
+    db.migrate()
+    with db.read() as conn:
+        rows = conn.execute(sa.select(s.complaints).order_by(s.complaints.c.complaint_id)).fetchall()
+    assert [(r.kind, r.dept_code, r.published) for r in rows] == [("complaint", "SCJG", False)] * 2
+    numbers = [r.tracking_no for r in rows]
+    assert all(n.startswith("TS-") and len(n.rsplit("-", 1)[1]) == 10 for n in numbers)
+    assert len(set(numbers)) == 2
+    assert inquiries.follow(db, numbers[0])["content"] == "旧投诉0"
