@@ -1,36 +1,55 @@
-"""The working-day calendar as stored in the database (loaded from the official notices by the seed step).
+"""The working-day calendar as stored in the database (loaded from the official notices by the seed step and
+by the administrator's 工作日历 screen).
 
-Built once per process and kept for a few minutes: every deadline computation needs it, and it changes
-only when an administrator loads a new year's notice (which calls `invalidate`).
+Built once per process and kept while the calendar stays the same: every deadline computation needs it, and it
+changes only when an official notice is loaded. Several app servers may share one PostgreSQL database, and
+only the server that loads a notice runs `invalidate`; so each read first asks the database for the calendar's
+stamp — how many years are listed, how many are official, when the last was loaded (one row from a table of a
+few dozen) — and rebuilds the calendar when the stamp differs from the cached one.
 """
 from __future__ import annotations
 
 import threading
-import time
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from app import schema as s
 from app.clock import WorkCalendar
 from app.db import Database
 
-_TTL_SECONDS = 300
-_cache: dict[str, tuple[float, WorkCalendar]] = {}
+_cache: dict[str, tuple[Any, WorkCalendar]] = {}
 _lock = threading.Lock()
+
+
+def stamp(conn: Connection) -> tuple[Any, ...]:
+    """What changes whenever a year's notice is loaded (loaded_at moves) or a year is added or removed."""
+    cy = s.calendar_years.c
+    row = conn.execute(sa.select(
+        sa.func.count(), sa.func.max(cy.loaded_at),
+        sa.func.sum(sa.case((cy.official, 1), else_=0)))).fetchall()[0]
+    return (int(row[0] or 0), row[1], int(row[2] or 0))
+
+
+def calendar_from(conn: Connection) -> WorkCalendar:
+    """The calendar as this connection sees it (inside a transaction: including its own changes)."""
+    rows = [(r.day, bool(r.is_off_day)) for r in conn.execute(sa.select(s.holidays.c.day, s.holidays.c.is_off_day))]
+    official = [r.year for r in conn.execute(sa.select(s.calendar_years.c.year).where(s.calendar_years.c.official))]
+    return WorkCalendar.from_rows(rows, official)
 
 
 def load_calendar(db: Database) -> WorkCalendar:
     key = f"{db.url}|{db.schema}"
-    with _lock:
-        hit = _cache.get(key)
-        if hit and time.monotonic() - hit[0] < _TTL_SECONDS:
-            return hit[1]
     with db.read() as conn:
-        rows = [(r.day, bool(r.is_off_day)) for r in conn.execute(sa.select(s.holidays.c.day, s.holidays.c.is_off_day))]
-        official = [r.year for r in conn.execute(sa.select(s.calendar_years.c.year).where(s.calendar_years.c.official))]
-    calendar = WorkCalendar.from_rows(rows, official)
+        current = stamp(conn)
+        with _lock:
+            hit = _cache.get(key)
+        if hit is not None and hit[0] == current:
+            return hit[1]
+        calendar = calendar_from(conn)
     with _lock:
-        _cache[key] = (time.monotonic(), calendar)
+        _cache[key] = (current, calendar)
     return calendar
 
 
