@@ -234,7 +234,7 @@ def _limit_problems(spec: ItemSpec) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def _field_problems(fields: list[FieldSpec]) -> list[tuple[str, dict[str, Any]]]:
+def field_problems(fields: list[FieldSpec]) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
     seen: dict[str, set[str]] = {}
     for f in fields:
@@ -344,7 +344,7 @@ def problems(conn: Connection, spec: ItemSpec) -> list[tuple[str, dict[str, Any]
             out.append(("designer.reuse_unknown", {"name": m.name, "item": m.reuse_item_code}))
         if m.reuse_item_code and not m.reuse_certificate:
             out.append(("designer.reuse_certificate_required", {"name": m.name}))
-    out += _field_problems(spec.fields)
+    out += field_problems(spec.fields)
     return out
 
 
@@ -758,6 +758,7 @@ def preview_guide(db: Database, spec: ItemSpec) -> dict[str, Any]:
         "review_steps": list(spec.review_steps), "collection": collection,
         "fully_online": catalogue.fully_online(materials),
         "life_events": catalogue.events_of(spec.item_code, spec.name), "published_at": None,
+        "basis_documents": [], "qa": [],
     }
 
 
