@@ -21,8 +21,22 @@ Either runs in one transaction and keeps the old marts if a data test fails.
 
 In DuckDB mode the marts live in schema `marts` of the same file, built by the process that owns it (the app
 or this command), through its own connection: no second process opens the file. In PostgreSQL mode the
-operational tables are copied (a refresh: only the changed cases) into a DuckDB warehouse file
-(EZZ_WAREHOUSE, default data/warehouse/warehouse.duckdb) and the same SQL runs there.
+operational tables are copied (a refresh: only the changed cases) into a DuckDB warehouse and the same SQL
+runs there — with several app servers, published atomically so that no reader sees half a refresh:
+
+* EZZ_WAREHOUSE (default data/warehouse/warehouse.duckdb) names the warehouse; its directory holds
+  `warehouse.work.duckdb` (the builder's private file, refreshed incrementally), the published builds
+  `warehouse.v000042.duckdb`, and the pointer `warehouse.current` (the name of the current build).
+* One build at a time across the servers (a PostgreSQL advisory lock per schema; the background job runs on
+  the job leader only, and a supervisor's rebuild on another server waits for it). A build that passes its
+  data tests is checkpointed and copied to a new version under a temporary name, fsynced, renamed into place,
+  and the pointer replaced the same way (os.replace is atomic). A failed build publishes nothing.
+* Readers open the current published build read-only for each read, so every server reads a complete build
+  and never blocks the builder; a reader that opened the previous build finishes on it. Superseded builds are
+  deleted KEEP_SECONDS after their successor appeared.
+* The directory must be shared by every server — the same machine, or a shared filesystem (NFS, CephFS …)
+  mounted at the same path in production. Deleting a build only after a grace period is what makes that safe
+  on a network filesystem, where a file removed under an open reader of another machine would vanish for it.
 
     python -m pipelines.marts            # refresh (a full build the first time)
     python -m pipelines.marts --full     # full rebuild
@@ -30,11 +44,15 @@ operational tables are copied (a refresh: only the changed cases) into a DuckDB 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
+import shutil
 import threading
+import zlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -92,6 +110,8 @@ OVERLAP = timedelta(minutes=10)
 DIMENSIONS = (("department", "dept_code"), ("item", "item_code"), ("district", "district_code"),
               ("town", "town_code"), ("village", "village_code"), ("officer", "officer_user_id"))
 _LOCK = threading.Lock()   # one build at a time per process: two would conflict on the same rows
+BUILD_LOCK = 0x455A5A57    # 'EZZW': the advisory lock of warehouse builds across servers (PostgreSQL mode)
+KEEP_SECONDS = 600         # a superseded published build is deleted this long after its successor appeared
 
 # Data tests: (model, what, SQL returning the number of offending rows), rendered like the models, so a
 # refresh tests the rows it wrote.
@@ -157,6 +177,7 @@ class Build:
     mode: str
     changed_cases: int | None
     seconds: dict[str, float]
+    published: Path | None = None   # PostgreSQL mode: the published build readers now open
 
     @property
     def total(self) -> float:
@@ -284,15 +305,172 @@ def _declared_types(table: str, columns: list[str]) -> dict[str, Any]:
     return out
 
 
+# -- the warehouse files (PostgreSQL mode) ------------------------------------------------------------------
+def work_path() -> Path:
+    """The builder's private file: only the build holding the build lock opens it."""
+    p = warehouse_path()
+    return p.with_name(f"{p.stem}.work{p.suffix}")
+
+
+def _pointer_path() -> Path:
+    p = warehouse_path()
+    return p.with_name(f"{p.stem}.current")
+
+
+def _version_path(n: int) -> Path:
+    p = warehouse_path()
+    return p.with_name(f"{p.stem}.v{n:06d}{p.suffix}")
+
+
+def published_versions() -> list[tuple[int, Path]]:
+    """The published builds on disk, oldest first."""
+    p = warehouse_path()
+    pattern = re.compile(rf"{re.escape(p.stem)}\.v(\d+){re.escape(p.suffix)}")
+    if not p.parent.is_dir():
+        return []
+    found = [(int(m.group(1)), f) for f in p.parent.iterdir() if (m := pattern.fullmatch(f.name))]
+    return sorted(found)
+
+
+def published_path() -> Path | None:
+    """The current published build, or None before the first one."""
+    try:
+        name = _pointer_path().read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return warehouse_path().with_name(name) if name else None
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """Write under a temporary name in the same directory, fsync it, rename it onto `target`, fsync the
+    directory: a reader finds the old file or the whole new one, also after a crash."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(target.parent)
+
+
+def _publish() -> Path:
+    """Copy the (checkpointed, closed) work file to a new published version and point readers at it."""
+    work = work_path()
+    versions = published_versions()
+    target = _version_path((versions[-1][0] if versions else 0) + 1)
+    _write_atomically(target, lambda tmp: shutil.copyfile(work, tmp))
+    _write_atomically(_pointer_path(), lambda tmp: tmp.write_text(target.name + "\n", encoding="utf-8"))
+    _prune(target)
+    return target
+
+
+def _prune(current: Path, now: float | None = None) -> list[Path]:
+    """Delete the builds superseded more than KEEP_SECONDS ago (and temporary files a crash left behind): a
+    reader that opened one has had that long to finish."""
+    now = time.time() if now is None else now
+    removed = []
+    versions = [f for _, f in published_versions()]
+    for older, newer in zip(versions, versions[1:]):
+        if older == current:
+            continue
+        try:
+            if now - newer.stat().st_mtime > KEEP_SECONDS:
+                older.unlink()
+                removed.append(older)
+        except FileNotFoundError:   # another server pruned it first
+            pass
+    for tmp in current.parent.glob(f".{warehouse_path().stem}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            if now - tmp.stat().st_mtime > KEEP_SECONDS:
+                tmp.unlink()
+    return removed
+
+
+def _build_lock_keys(db: Database) -> dict[str, int]:
+    crc = zlib.crc32((db.schema or "public").encode())
+    return {"k1": BUILD_LOCK, "k2": crc - 2**32 if crc >= 2**31 else crc}
+
+
+@contextlib.contextmanager
+def _build_lock(db: Database) -> Iterator[None]:
+    """One build at a time: in this process, and with PostgreSQL across every server of the installation
+    (a session advisory lock on a connection held for the build; it goes with the connection if we die)."""
+    with _LOCK:
+        if db.is_duckdb:
+            yield
+            return
+        with db.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k1, :k2)"), _build_lock_keys(db))
+            conn.commit()
+            try:
+                yield
+            finally:
+                with contextlib.suppress(Exception):   # a lost connection has released it anyway
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k1, :k2)"), _build_lock_keys(db))
+                    conn.commit()
+
+
 def _open(db: Database) -> tuple[Any, duckdb.DuckDBPyConnection]:
+    """The file a build writes: the app's own in DuckDB mode, the private work file in PostgreSQL mode."""
     if db.is_duckdb:
         # The app's own connection (checked out of its pool for this build): never a second process on the file.
         raw, con = db.raw_duckdb()
         return raw, con
-    path = warehouse_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    work = work_path()
+    work.parent.mkdir(parents=True, exist_ok=True)
+    old = warehouse_path()
+    if not work.exists() and old.is_file():
+        # A warehouse of the layout before publication: it becomes the work file, so the next refresh stays
+        # incremental.
+        os.replace(old, work)
+        if old.with_name(old.name + ".wal").exists():
+            os.replace(old.with_name(old.name + ".wal"), work.with_name(work.name + ".wal"))
+    con = duckdb.connect(str(work))
     return con, con
+
+
+def _open_published() -> duckdb.DuckDBPyConnection:
+    """The current published build, read-only; before the first one an empty database (a read then fails as
+    it would on marts not built yet: duckdb.CatalogException)."""
+    for _ in range(3):
+        path = published_path()
+        if path is None:
+            return duckdb.connect()
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException:
+            # Pruned between reading the pointer and opening it (a reader that slept through KEEP_SECONDS):
+            # the pointer names a newer build now.
+            time.sleep(0.05)
+    return duckdb.connect(str(published_path()), read_only=True)
+
+
+@contextlib.contextmanager
+def reader(db: Database) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection on the marts for several queries that must see one build (PostgreSQL mode: the published
+    build current when it opened, read-only, whatever is published meanwhile)."""
+    if db.is_duckdb:
+        holder, wh = _open(db)
+        try:
+            yield wh
+        finally:
+            holder.close()
+        return
+    wh = _open_published()
+    try:
+        yield wh
+    finally:
+        wh.close()
 
 
 def _close(db: Database, holder: Any, wh: duckdb.DuckDBPyConnection) -> None:
@@ -354,14 +532,11 @@ def _failures(wh: duckdb.DuckDBPyConnection, incremental: bool) -> list[str]:
 
 
 def check(db: Database) -> list[str]:
-    """Run the data tests on the marts as they stand; the failures, or []."""
-    holder, wh = _open(db)
-    try:
+    """Run the data tests on the marts as they stand (PostgreSQL mode: the published build); the failures."""
+    with reader(db) as wh:
         if db.is_duckdb:
             _source_views(wh)
         return _failures(wh, incremental=False)
-    finally:
-        _close(db, holder, wh)
 
 
 def _set_up(wh: duckdb.DuckDBPyConnection, db: Database, build_day: date, weights: dict[str, float],
@@ -480,18 +655,26 @@ def _run(db: Database, *, build_day: date, weights: dict[str, float], incrementa
                    [timeutil.now(), build_day, "incremental" if incremental else "full",
                     watermark or datetime(2000, 1, 1), n_changed, time.perf_counter() - started_all, published])
         wh.execute("COMMIT")
+        if not db.is_duckdb:
+            wh.execute("CHECKPOINT")   # everything in the file itself (no WAL beside it) before it is copied
     except BaseException:
         wh.execute("ROLLBACK")
         raise
     finally:
         _close(db, holder, wh)
-    return Build("incremental" if incremental else "full", n_changed, timings)
+    target = None
+    if not db.is_duckdb:
+        started = time.perf_counter()
+        target = _publish()
+        timings["publish"] = time.perf_counter() - started
+    return Build("incremental" if incremental else "full", n_changed, timings, target)
 
 
 def build(db: Database, *, build_day: date | None = None, weights: dict[str, float] | None = None,
           progress: Callable[[str, int, int], None] | None = None) -> Build:
-    """Rebuild every model and run the data tests. Raises MartTestFailed (and keeps the marts as they were)."""
-    with _LOCK:
+    """Rebuild every model and run the data tests. Raises MartTestFailed (and keeps the marts as they were,
+    publishing nothing)."""
+    with _build_lock(db):
         return _run(db, build_day=build_day or timeutil.today(),
                     weights={**configured_weights(), **(weights or {})}, incremental=False, progress=progress)
 
@@ -500,18 +683,16 @@ def refresh(db: Database, *, build_day: date | None = None, weights: dict[str, f
             progress: Callable[[str, int, int], None] | None = None) -> Build:
     """Recompute what changed since the last build; a full build when there is none, the build day went back
     or the weights changed (the result's `mode` says which)."""
-    with _LOCK:
+    with _build_lock(db):
         return _run(db, build_day=build_day or timeutil.today(),
                     weights={**configured_weights(), **(weights or {})}, incremental=True, progress=progress)
 
 
 def read(db: Database, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
-    """Read from the marts (DuckDB mode: the same file; PostgreSQL mode: the warehouse)."""
-    holder, wh = _open(db)
-    try:
-        return pl.from_arrow(wh.execute(sql, params or []).to_arrow_table())
-    finally:
-        _close(db, holder, wh)
+    """Read from the marts (DuckDB mode: the same file; PostgreSQL mode: the current published build, opened
+    read-only for this read)."""
+    with reader(db) as wh:
+        return pl.from_arrow(wh.sql(sql, params=params or None).to_arrow_table())
 
 
 def main(argv: list[str] | None = None) -> int:
