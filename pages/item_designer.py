@@ -202,6 +202,7 @@ def add_field() -> None:
         st.session_state[key] = ""
     for key in ("d-f-minlen", "d-f-maxlen", "d-f-min", "d-f-max"):
         st.session_state[key] = None
+    st.session_state["d-f-type"], st.session_state["d-f-integer"] = "text", False
     st.session_state[PROBLEMS] = []
 
 
