@@ -190,7 +190,13 @@ def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applic
 
 # -- moving --------------------------------------------------------------------------------------------
 def _load_for_update(conn: Connection, case_id: int) -> dict[str, Any]:
-    row = conn.execute(sa.select(s.cases).where(s.cases.c.case_id == case_id)).fetchone()
+    """The case row, locked for this transaction on PostgreSQL: a second move on the case — from another server —
+    waits here until the first is committed, then finds the new version and is told the case changed, instead
+    of writing numbered documents that collide with the first's (DuckDB: writers are serialised in-process)."""
+    query = sa.select(s.cases).where(s.cases.c.case_id == case_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).fetchone()
     if row is None:
         raise CaseError("case.not_found")
     return dict(row._mapping)
