@@ -132,20 +132,24 @@ def _target_tables(conn: sa.Connection) -> list[str]:
         "AND table_type = 'BASE TABLE' ORDER BY table_name"))]
 
 
-def nonempty_tables(target: Database) -> list[str]:
+def nonempty_tables(target: Database, ours: set[str]) -> list[str]:
+    """Our tables in the target schema that hold a row (another application's tables in a shared schema such
+    as public are neither looked at nor dropped)."""
     with target.read() as conn:
-        return [t for t in _target_tables(conn) if t not in NOT_COPIED
+        return [t for t in _target_tables(conn) if t in ours and t not in NOT_COPIED
                 and conn.execute(sa.text(f"SELECT EXISTS (SELECT 1 FROM {_ident(t)})")).scalar()]  # noqa: S608
 
 
-def clear_target(target: Database) -> None:
-    """Drop the schema's tables and sequences (only this schema: search_path is the target schema)."""
+def clear_target(target: Database, ours: set[str], sequences: set[str]) -> None:
+    """Drop our tables and sequences from the target schema (search_path is that schema, nothing else)."""
     def drop(conn: sa.Connection) -> None:
         for name in _target_tables(conn):
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_ident(name)} CASCADE")
+            if name in ours:
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_ident(name)} CASCADE")
         for (name,) in conn.execute(sa.text("SELECT sequence_name FROM information_schema.sequences "
                                             "WHERE sequence_schema = current_schema()")).fetchall():
-            conn.exec_driver_sql(f"DROP SEQUENCE IF EXISTS {_ident(name)} CASCADE")
+            if name in sequences:
+                conn.exec_driver_sql(f"DROP SEQUENCE IF EXISTS {_ident(name)} CASCADE")
     target.write(drop, retries=0)
 
 
@@ -174,6 +178,12 @@ def _copy_table(src: duckdb.DuckDBPyConnection, cur, name: str, columns: list[tu
     seconds = time.perf_counter() - started
     say(f"  {name:28} {done:>12,} rows  {seconds:7.2f} s")
     return done
+
+
+def _migration_sequences() -> set[str]:
+    """Every sequence the migrations create (a target a newer version made may hold some the source lacks)."""
+    return {name for _, _, path in migrations()
+            for name in re.findall(r"CREATE SEQUENCE (?:IF NOT EXISTS )?(\w+)", path.read_text(encoding="utf-8"), re.I)}
 
 
 def _sequence_values(src: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -233,13 +243,15 @@ def migrate(source_path: Path, target: Database, *, replace: bool = False,
         if version > latest:
             raise Refused(f"the source is at schema version {version}, newer than this code's {latest}: "
                           "run the migration with the code the source was written by")
-        busy = nonempty_tables(target)
+        ours = set(s.metadata.tables) | set(tables) | NOT_COPIED
+        source_sequences = _sequence_values(src)
+        busy = nonempty_tables(target, ours)
         if busy and not replace:
             raise Refused(f"the target schema {target.schema or 'public'} is not empty ({', '.join(busy[:8])}"
                           f"{' …' if len(busy) > 8 else ''} hold rows): nothing was changed. Migrate into an empty "
                           "schema, or pass --replace to drop its tables first")
         # An empty target is rebuilt too, so it has exactly the source's schema version.
-        clear_target(target)
+        clear_target(target, ours, set(source_sequences) | _migration_sequences())
         target.migrate(target=version)
         report = Report(schema_version=version)
         with target.read() as conn:
@@ -258,7 +270,7 @@ def migrate(source_path: Path, target: Database, *, replace: bool = False,
                     for name in order:
                         if name in present:
                             report.rows_copied += _copy_table(src, cur, name, tables[name], say)
-                report.sequences = _set_sequences(pg, _sequence_values(src))
+                report.sequences = _set_sequences(pg, source_sequences)
                 pg.commit()
             except BaseException:
                 pg.rollback()

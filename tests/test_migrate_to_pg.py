@@ -105,8 +105,11 @@ def test_running_it_again_is_refused_and_changes_nothing(source, migrated, capsy
     assert _counts(migrated, ["cases", "case_events", "users"]) == before
 
 
-def test_a_tampered_target_is_reported(source, tmp_path):
+def test_a_tampered_target_is_reported_and_replace_starts_over(source, tmp_path):
+    """Also: another application's table in the same schema is neither a reason to refuse nor dropped."""
     target = make_database("postgresql", tmp_path)
+    target.write(lambda conn: conn.exec_driver_sql("CREATE TABLE other_app_notes (note TEXT)"))
+    target.write(lambda conn: conn.exec_driver_sql("INSERT INTO other_app_notes VALUES ('keep me')"))
     try:
         assert migrate_to_pg.migrate(source, target, say=lambda _: None).ok
         with target.read() as conn:
@@ -123,6 +126,11 @@ def test_a_tampered_target_is_reported(source, tmp_path):
         code = migrate_to_pg.main(["--from", f"duckdb:///{source}", "--to", target.url, "--schema", target.schema,
                                    "--verify-only"])
         assert code == 1
+        code = migrate_to_pg.main(["--from", f"duckdb:///{source}", "--to", target.url, "--schema", target.schema,
+                                   "--replace"])
+        assert code == 0
+        assert migrate_to_pg.check(source, target, say=lambda _: None).ok
+        assert _counts(target, ["other_app_notes"]) == {"other_app_notes": 1}
     finally:
         drop_database(target)
 
