@@ -70,6 +70,7 @@ class Server:
 @dataclass
 class Cluster:
     db: Database               # the test's own connection to the shared schema
+    warehouse: Path            # EZZ_WAREHOUSE of every server: the analytics warehouse in a shared folder
     servers: list[Server] = field(default_factory=list)
 
     def server(self, name: str) -> Server:
@@ -97,7 +98,8 @@ def seed_postgres(db: Database, users: list[TestUser]) -> None:
     db.write(work)
 
 
-def start_servers(workdir: Path, db: Database, names: tuple[str, ...], cookie_key: str) -> list[Server]:
+def start_servers(workdir: Path, db: Database, names: tuple[str, ...], cookie_key: str,
+                  warehouse: Path) -> list[Server]:
     """Start one real server per name on the shared schema (all at once) and wait until each is healthy."""
     servers = []
     for name in names:
@@ -115,7 +117,7 @@ def start_servers(workdir: Path, db: Database, names: tuple[str, ...], cookie_ke
             "EZZ_LANGUAGE": "zh",
             "EZZ_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "EZZ_FILES_DIR": str(workdir / "files"),           # one shared store, as on a network share
-            "EZZ_WAREHOUSE": str(workdir / "warehouse" / "warehouse.duckdb"),
+            "EZZ_WAREHOUSE": str(warehouse),
             "PGAPPNAME": f"ezz-server-{name}",
             "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
         })
@@ -160,8 +162,9 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     db = make_database("postgresql", workdir)
     try:
         seed_postgres(db, CLUSTER_USERS)
-        servers = start_servers(workdir, db, ("A", "B"), cookie_key=secrets.token_urlsafe(36))
-        cluster = Cluster(db, servers)
+        warehouse = workdir / "warehouse" / "warehouse.duckdb"
+        servers = start_servers(workdir, db, ("A", "B"), cookie_key=secrets.token_urlsafe(36), warehouse=warehouse)
+        cluster = Cluster(db, warehouse, servers)
         try:
             yield cluster
         finally:

@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import timedelta
 
+import duckdb
 import pytest
 
 pytest.importorskip("playwright.sync_api")
@@ -203,8 +204,11 @@ def test_case_numbers_stay_unique_when_two_processes_file_at_once(pg_cluster):
 
 
 # -- 3. background jobs (kills a server: last) ---------------------------------------------------------------------
-def test_the_jobs_run_on_one_server_and_the_other_takes_them_over_when_it_is_killed(pg_cluster):
+def test_the_jobs_run_on_one_server_and_the_other_takes_them_over_when_it_is_killed(pg_cluster, monkeypatch):
+    from pipelines import marts
+
     db = pg_cluster.db
+    monkeypatch.setenv("EZZ_WAREHOUSE", str(pg_cluster.warehouse))   # read the marts the servers publish
     names = {s.app_name: s for s in pg_cluster.servers}
     deadline = time.monotonic() + 30
     holders = jobs_lock_holders(db)
@@ -232,6 +236,20 @@ def test_the_jobs_run_on_one_server_and_the_other_takes_them_over_when_it_is_kil
         time.sleep(0.5)
     took = time.monotonic() - killed_at
     assert level == "red", (f"no warning recomputed {took:.0f} s after the kill", pg_cluster.logs())
+    # ... and the survivor's mart refresh publishes a build that has the case in it.
+    in_marts = 0
+    while time.monotonic() < killed_at + 60:
+        try:
+            in_marts = marts.read(db, "SELECT COUNT(*) AS n FROM marts.fct_case WHERE case_id = ?",
+                                  [case["case_id"]])["n"][0]
+        except duckdb.CatalogException:   # no build published yet
+            in_marts = 0
+        if in_marts:
+            break
+        time.sleep(0.5)
+    refreshed = time.monotonic() - killed_at
+    assert in_marts == 1, (f"no mart refresh with the new case {refreshed:.0f} s after the kill", pg_cluster.logs())
     assert survivor.alive() and not leader.alive()
     assert jobs_lock_holders(db) == [survivor.app_name]
-    print(f"\njobs taken over by server {survivor.name} {took:.1f} s after server {leader.name} was killed")
+    print(f"\njobs taken over by server {survivor.name} after server {leader.name} was killed: warning level "
+          f"recomputed after {took:.1f} s, marts published with the new case after {refreshed:.1f} s")
