@@ -31,9 +31,11 @@ runs there — with several app servers, published atomically so that no reader 
   the job leader only, and a supervisor's rebuild on another server waits for it). A build that passes its
   data tests is checkpointed and copied to a new version under a temporary name, fsynced, renamed into place,
   and the pointer replaced the same way (os.replace is atomic). A failed build publishes nothing.
-* Readers open the current published build read-only for each read, so every server reads a complete build
-  and never blocks the builder; a reader that opened the previous build finishes on it. Superseded builds are
-  deleted KEEP_SECONDS after their successor appeared.
+* Each read takes a read-only cursor on the build the pointer names at that moment (a process keeps that
+  build open between reads: opening a DuckDB file costs more than a mart query), so every server reads a
+  complete build and never blocks the builder; a reader that opened the previous build finishes on it, and
+  that build is closed when no read uses it. Superseded builds are deleted KEEP_SECONDS after their successor
+  appeared.
 * The directory must be shared by every server — the same machine, or a shared filesystem (NFS, CephFS …)
   mounted at the same path in production. Deleting a build only after a grace period is what makes that safe
   on a network filesystem, where a file removed under an open reader of another machine would vanish for it.
@@ -50,8 +52,8 @@ import os
 import re
 import shutil
 import threading
-import zlib
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
