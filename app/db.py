@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x455A5A4D   # 'EZZM': the advisory lock key of schema upgrades (with the schema's, below)
 
 
 class StaleVersionError(RuntimeError):
@@ -158,7 +160,31 @@ class Database:
         return bool(conn.execute(sa.text(q), {"n": name}).scalar())
 
     def migrate(self, target: int | None = None) -> list[int]:
-        """Apply pending migrations in order, each in its own transaction; returns the versions applied."""
+        """Apply pending migrations in order, each in its own transaction; returns the versions applied.
+
+        Several servers may start at once on one PostgreSQL schema (a deployment restarts them all); they take
+        turns on an advisory lock, so one applies the pending migrations and the others then find none —
+        without it the second failed on the first's tables and its server did not start."""
+        with self._migration_turn():
+            return self._migrate(target)
+
+    @contextlib.contextmanager
+    def _migration_turn(self) -> Iterator[None]:
+        if self.is_duckdb:   # one process owns the file
+            yield
+            return
+        crc = zlib.crc32((self.schema or "public").encode())
+        keys = {"k1": MIGRATION_LOCK, "k2": crc - 2**32 if crc >= 2**31 else crc}
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k1, :k2)"), keys)
+            conn.commit()   # a session lock: held on this connection until unlocked (or the process dies)
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k1, :k2)"), keys)
+                conn.commit()
+
+    def _migrate(self, target: int | None) -> list[int]:
         applied: list[int] = []
 
         def ensure(conn: Connection) -> None:
