@@ -259,6 +259,17 @@ complaints = Table(
     Column("due_on", Date, nullable=False),
     Column("answered_at", DateTime),
     Column("answer", Text),
+    # 0006: consultations beside complaints (app/inquiries.py)
+    Column("kind", String),            # complaint | consultation
+    Column("tracking_no", String),
+    Column("dept_code", String),       # the responsible department (a case's complaint: the case's)
+    Column("item_code", String),
+    Column("title", String),
+    Column("contact_name", String),
+    Column("contact_phone", String),
+    Column("answered_by", BigInteger),
+    Column("published", Boolean),
+    Column("published_at", DateTime),
 )
 
 audit_log = Table(
@@ -433,4 +444,55 @@ review_followups = Table(
     Column("handled_at", DateTime),
     Column("handled_by", BigInteger),
     Column("published", Boolean, nullable=False),
+)
+
+
+# -- 0007: the item designer (事项管理) -----------------------------------------------------------------------
+for _column in (Column("fees", JSONText), Column("created_by", BigInteger), Column("created_at", DateTime),
+                Column("updated_at", DateTime), Column("comment_opened_at", DateTime),
+                Column("withdrawn_at", DateTime), Column("withdraw_reason", Text), Column("revision", Integer)):
+    items.append_column(_column)
+item_comments = Table(
+    "item_comments", metadata,
+    Column("comment_id", BigInteger, primary_key=True),
+    Column("item_code", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("author_name", String),
+    Column("contact", String),
+    Column("client", String),
+    Column("user_id", BigInteger),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+# 0006: the policy and law library (app/policies.py)
+policy_documents = Table(
+    "policy_documents", metadata,
+    Column("doc_id", BigInteger, primary_key=True),
+    Column("title", String, nullable=False),
+    Column("doc_no", String),
+    Column("kind", String, nullable=False),
+    Column("issuer", String),
+    Column("issued_on", Date),
+    Column("effective_on", Date),
+    Column("status", String, nullable=False),
+    Column("repealed_on", Date),
+    Column("body", Text),
+    Column("file_id", BigInteger),
+    Column("source", String, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", BigInteger),
+    Column("updated_at", DateTime, nullable=False),
+    Column("updated_by", BigInteger),
+    Column("version", Integer, nullable=False),
+)
+
+policy_item_links = Table(
+    "policy_item_links", metadata,
+    Column("doc_id", BigInteger, primary_key=True),
+    Column("item_code", String, primary_key=True),
+    Column("provision", String),
+    Column("linked_at", DateTime, nullable=False),
+    Column("linked_by", BigInteger),
 )

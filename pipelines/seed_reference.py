@@ -29,6 +29,14 @@ def _replace(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> N
         conn.execute(table.insert(), [{k: v for k, v in r.items() if k in cols} for r in rows])
 
 
+def _add_missing(conn: Connection, table: sa.Table, key: str, rows: list[dict[str, Any]]) -> None:
+    have = {r[0] for r in conn.execute(sa.select(table.c[key]))}
+    fresh = [r for r in rows if r[key] not in have]
+    if fresh:
+        cols = {c.name for c in table.columns}
+        conn.execute(table.insert(), [{k: v for k, v in r.items() if k in cols} for r in fresh])
+
+
 def seed_reference(db: Database) -> dict[str, int]:
     regions = reference.load_regions()
     departments = reference.load_departments()
@@ -47,8 +55,10 @@ def seed_reference(db: Database) -> dict[str, int]:
         _replace(conn, s.regions, regions)
         _replace(conn, s.departments, departments)
         _replace(conn, s.coordinating_bodies, bodies)
-        _replace(conn, s.org_units, units)
-        _replace(conn, s.service_windows, windows)
+        # Units and windows are kept by the administrators afterwards (/org): a re-run adds what is missing and
+        # never undoes their renames, moves or new units.
+        _add_missing(conn, s.org_units, "unit_id", units)
+        _add_missing(conn, s.service_windows, "window_id", windows)
         _replace(conn, s.fee_standards, fee_standards)
 
         existing = {r[0] for r in conn.execute(sa.select(s.items.c.item_code).distinct())}

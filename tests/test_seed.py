@@ -67,3 +67,22 @@ def test_seeded_calendar_drives_the_clock(empty_db):
     # 2026-02-14 (Saturday) is a make-up working day and 2026-02-16 (Monday) is 春节 in the notice.
     assert cal.is_working_day(date(2026, 2, 14)) and not cal.is_working_day(date(2026, 2, 16))
     assert not cal.is_provisional(2026) and cal.is_provisional(2027)
+
+
+def test_seed_rerun_keeps_what_the_administrators_changed(empty_db):
+    """Units and windows are the administrators' after the first seed (/org): a re-run adds what is missing and
+    leaves a renamed unit and an added window as they are."""
+    empty_db.migrate()
+    seed_reference(empty_db)
+    with empty_db.engine.begin() as conn:
+        unit_id = conn.execute(sa.select(s.org_units.c.unit_id).order_by(s.org_units.c.unit_id).limit(1)).fetchall()[0][0]
+        conn.execute(s.org_units.update().where(s.org_units.c.unit_id == unit_id).values(name="改名后的单位"))
+        conn.execute(s.service_windows.insert().values(window_id="W-NEW-1", unit_id=unit_id, name="新增窗口",
+                                                       region_code="4207"))
+        conn.execute(s.service_windows.delete().where(s.service_windows.c.window_id == "W-4207-ZH"))
+    seed_reference(empty_db)
+    with empty_db.read() as conn:
+        name = conn.execute(sa.select(s.org_units.c.name).where(s.org_units.c.unit_id == unit_id)).fetchall()[0][0]
+        windows = {r[0] for r in conn.execute(sa.select(s.service_windows.c.window_id))}
+    assert name == "改名后的单位"
+    assert "W-NEW-1" in windows and "W-4207-ZH" in windows   # the missing seeded window comes back

@@ -33,8 +33,15 @@ def page(name: str, key: str, url: str, default: bool = False) -> st.Page:
 # The screens of each role (domain.md §12): (file in pages/, title key, URL path); the first is its home.
 PUBLIC_PAGES = [("public_home.py", "page.public_home", "public"), ("catalogue.py", "page.catalogue", "guide"),
                 ("lookup.py", "page.lookup", "lookup"), ("verify.py", "page.verify", "verify"),
-                ("ratings.py", "page.ratings", "ratings")]
+                ("ask.py", "page.ask", "ask"), ("ratings.py", "page.ratings", "ratings"),
+                ("policies.py", "page.policies", "policies"), ("item_comments.py", "page.item_comments", "comments")]
 ACCOUNT_PAGES = [("sign_in.py", "page.sign_in", "signin"), ("register.py", "page.register", "register")]
+# An officer's and a head's screens; 事项管理 lets a department draft its own items (app/designer.py decides).
+DEPARTMENT_PAGES = [("officer_case.py", "page.officer_case", "case"), ("co_tasks.py", "page.co_tasks", "co-tasks"),
+                    ("fee_reconcile.py", "page.fees", "fees"),
+                    ("dept_supervision.py", "page.dept_supervision", "dept-supervision"),
+                    ("inquiries.py", "page.inquiries", "inquiries"),
+                    ("item_designer.py", "page.item_designer", "designer")]
 ROLE_PAGES = {
     wf.APPLICANT: [("home_applicant.py", "page.home_applicant", "my"), ("apply.py", "page.apply", "apply"),
                    ("my_cases.py", "page.my_cases", "cases"), ("locker.py", "page.locker", "locker"),
@@ -42,18 +49,17 @@ ROLE_PAGES = {
     wf.WINDOW_CLERK: [("home_clerk.py", "page.home_clerk", "window"),
                       ("window_intake.py", "page.window_intake", "intake"),
                       ("window_cases.py", "page.window_cases", "window-cases")],
-    wf.OFFICER: [("home_officer.py", "page.home_officer", "desk"), ("officer_case.py", "page.officer_case", "case"),
-                 ("co_tasks.py", "page.co_tasks", "co-tasks"), ("fee_reconcile.py", "page.fees", "fees"),
-                 ("dept_supervision.py", "page.dept_supervision", "dept-supervision")],
-    wf.HEAD: [("home_officer.py", "page.home_head", "desk"), ("officer_case.py", "page.officer_case", "case"),
-              ("co_tasks.py", "page.co_tasks", "co-tasks"), ("fee_reconcile.py", "page.fees", "fees"),
-              ("dept_supervision.py", "page.dept_supervision", "dept-supervision")],
+    wf.OFFICER: [("home_officer.py", "page.home_officer", "desk"), *DEPARTMENT_PAGES],
+    wf.HEAD: [("home_officer.py", "page.home_head", "desk"), *DEPARTMENT_PAGES],
     wf.SUPERVISOR: [("home_supervisor.py", "page.home_supervisor", "monitor"),
                     ("explorer.py", "page.explorer", "explore"), ("alarms.py", "page.alarms", "alarms"),
                     ("record_check.py", "page.record_check", "record"), ("officer_case.py", "page.officer_case", "case"),
                     ("scorecard.py", "page.scorecard", "scorecard")],
     wf.LEADER: [("home_leader.py", "page.home_leader", "overview"), ("scorecard.py", "page.scorecard", "scorecard")],
-    wf.ADMIN: [("home_admin.py", "page.home_admin", "admin"), ("admin_import.py", "page.admin_import", "import")],
+    # 事项管理 · 工作日历 · 组织与用户 · 数据导入 (domain.md §12)
+    wf.ADMIN: [("home_admin.py", "page.home_admin", "admin"), ("item_designer.py", "page.item_designer", "designer"),
+               ("admin_calendar.py", "page.admin_calendar", "calendar"), ("admin_org.py", "page.admin_org", "org"),
+               ("admin_import.py", "page.admin_import", "import")],
 }
 
 
