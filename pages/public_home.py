@@ -33,6 +33,11 @@ left.page_link(st.Page(ROOT / "pages" / "catalogue.py", url_path="guide"), label
 mid.page_link(st.Page(ROOT / "pages" / "lookup.py", url_path="lookup"), label=tr("home.lookup"), icon="📮")
 if ui.actor() is None:
     right.page_link(st.Page(ROOT / "pages" / "register.py", url_path="register"), label=tr("page.register"), icon="👤")
+# 信息公开: the public's other questions, answered without signing in.
+for col, (name, url, key, icon) in zip(st.columns(4), (
+        ("verify.py", "verify", "page.verify", "✅"), ("ask.py", "ask", "page.ask", "💬"),
+        ("policies.py", "policies", "page.policies", "📜"), ("item_comments.py", "comments", "page.item_comments", "📝"))):
+    col.page_link(st.Page(ROOT / "pages" / name, url_path=url), label=tr(key), icon=icon)
 
 query = st.text_input(tr("home.search"), key="public_search")
 found = catalogue.search(db, keyword=query or "")
