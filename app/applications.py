@@ -3,6 +3,7 @@ withdrawal, rating and complaints — every one a transition of the declared wor
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,8 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
             actor: Actor, materials: list[Material]) -> None:
     by_seq = {m.seq: m for m in materials}
     owner = case["applicant_user_id"]
+    uploads = [(by_seq[seq].name, a) for seq, a in answers.items() if isinstance(a, files.Upload) and seq in by_seq]
+    kept = _same_locker_files(conn, owner, uploads) if owner is not None else {}
     for seq, answer in answers.items():
         material = by_seq.get(seq)
         if material is None:
@@ -122,7 +125,7 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
             except files.FileRejected as exc:
                 raise ApplicationError(exc.key, {f"material_{seq}": (exc.key, exc.params)}, **exc.params) from exc
             # The same file saved again (a draft saved twice) reuses its locker entry instead of adding one.
-            same = _same_locker_file(conn, owner, answer, material.name) if owner is not None else None
+            same = kept.get((material.name, hashlib.sha256(answer.data).hexdigest(), answer.file_name))
             if same is not None:
                 file_id, locker_id = same
             else:
@@ -152,18 +155,26 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
                                                       provided_at=timeutil.now(), provided_by=actor.user_id))
 
 
-def _same_locker_file(conn: Connection, owner: int, upload: files.Upload, name: str) -> tuple[int, int] | None:
-    import hashlib
-
-    digest = hashlib.sha256(upload.data).hexdigest()
-    row = conn.execute(
-        sa.select(s.locker_items.c.locker_id, s.locker_items.c.file_id)
-        .select_from(s.locker_items.join(s.stored_files, s.stored_files.c.file_id == s.locker_items.c.file_id))
-        .where(s.locker_items.c.owner_user_id == owner, s.locker_items.c.kind == "material",
-               s.locker_items.c.name == name, s.stored_files.c.sha256 == digest,
-               s.stored_files.c.file_name == upload.file_name)
-        .order_by(s.locker_items.c.locker_id.desc()).limit(1)).fetchone()
-    return None if row is None else (int(row.file_id), int(row.locker_id))
+def _same_locker_files(conn: Connection, owner: int,
+                       uploads: list[tuple[str, files.Upload]]) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """The owner's latest locker entry (file_id, locker_id) holding each of these uploads (material name, content,
+    file name) already, keyed by (name, sha256, file name) — one query for all of a form's uploads."""
+    if not uploads:
+        return {}
+    digests = {hashlib.sha256(u.data).hexdigest() for _, u in uploads}
+    wanted = {(name, hashlib.sha256(u.data).hexdigest(), u.file_name) for name, u in uploads}
+    lk, f = s.locker_items, s.stored_files
+    rows = conn.execute(
+        sa.select(lk.c.locker_id, lk.c.file_id, lk.c.name, f.c.sha256, f.c.file_name)
+        .select_from(lk.join(f, f.c.file_id == lk.c.file_id))
+        .where(lk.c.owner_user_id == owner, lk.c.kind == "material", f.c.sha256.in_(digests))
+        .order_by(lk.c.locker_id.desc())).fetchall()
+    found: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for r in rows:
+        k = (r.name, r.sha256, r.file_name)
+        if k in wanted and k not in found:   # the latest entry first
+            found[k] = (int(r.file_id), int(r.locker_id))
+    return found
 
 
 def provided_materials(db: Database, actor: Actor, case_id: int) -> dict[int, dict[str, Any]]:
@@ -204,11 +215,13 @@ def missing_materials(mats: list[Material], have: set[int]) -> list[Material]:
 
 def check_application(db: Database, *, item_code: str, item_version: int, id_kind: str, id_number: str,
                       values: dict[str, Any], materials: dict[int, MaterialAnswer] | None = None,
-                      already_given: set[int] | frozenset[int] = frozenset()) -> None:
+                      already_given: set[int] | frozenset[int] = frozenset(),
+                      form: list[forms.FormField] | None = None, mats: list[Material] | None = None) -> None:
     """Everything `submit` checks before it writes — the form's rules, the applicant's own identifier,
     every mandatory material, every upload's type and size — raising ApplicationError with all problems.
-    A page calls it before opening a case, so that a refused first submit leaves no draft behind."""
-    form = forms.load_form(db, item_code, item_version)
+    A page calls it before opening a case, so that a refused first submit leaves no draft behind.
+    `form` and `mats`: the item version's form and materials when the caller has read them already."""
+    form = forms.load_form(db, item_code, item_version) if form is None else form
     kind = forms.applicant_kind(id_kind)
     problems = forms.validate(form, values, kind)
     # The identifier answered in the form must be the case applicant's own (person or enterprise).
@@ -216,7 +229,7 @@ def check_application(db: Database, *, item_code: str, item_version: int, id_kin
     answered = str(values.get(id_field) or "").strip().upper()
     if answered and answered != (id_number or "").strip().upper() and id_field not in problems:
         problems[id_field] = ("form.id_mismatch", {})
-    mats = item_materials(db, item_code, item_version)
+    mats = item_materials(db, item_code, item_version) if mats is None else mats
     by_seq = {m.seq: m for m in mats}
     for seq, answer in (materials or {}).items():
         if isinstance(answer, files.Upload) and seq in by_seq:
@@ -248,11 +261,12 @@ def submit(db: Database, actor: Actor, case_id: int, *, expected_version: int, v
            materials: dict[int, MaterialAnswer] | None = None) -> dict[str, Any]:
     """Validate the form and the mandatory materials, then submit; nothing is kept if anything is wrong."""
     case = cases.get_case(db, actor, case_id)
-    check_application(db, item_code=case["item_code"], item_version=case["item_version"],
-                      id_kind=case["applicant_id_kind"], id_number=case["applicant_id_number"], values=values,
-                      materials=materials, already_given=set(provided_materials(db, actor, case_id)))
     form = forms.load_form(db, case["item_code"], case["item_version"])
     mats = item_materials(db, case["item_code"], case["item_version"])
+    check_application(db, item_code=case["item_code"], item_version=case["item_version"],
+                      id_kind=case["applicant_id_kind"], id_number=case["applicant_id_number"], values=values,
+                      materials=materials, already_given=set(provided_materials(db, actor, case_id)),
+                      form=form, mats=mats)
     kind = _kind(case)
 
     def apply(conn: Connection, current: dict[str, Any]) -> dict[str, Any]:
