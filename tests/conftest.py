@@ -17,6 +17,9 @@ from app.db import Database, forget_databases
 
 # Uploaded files of the tests go to a temporary folder, never into data/files.
 os.environ["EZZ_FILES_DIR"] = tempfile.mkdtemp(prefix="ezz-files-")
+# The PostgreSQL-mode warehouse of the tests too: never data/warehouse of the checkout (a test that wants its own
+# sets EZZ_WAREHOUSE itself).
+os.environ.setdefault("EZZ_WAREHOUSE", os.path.join(tempfile.mkdtemp(prefix="ezz-warehouse-"), "warehouse.duckdb"))
 
 PG_URL = os.environ.get("EZZ_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["duckdb", "postgresql"]
