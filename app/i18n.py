@@ -1741,6 +1741,10 @@ M: dict[str, tuple[str, str]] = {
     "org.not_locked": ("该账户未被锁定。", "The account is not locked."),
     "org.stale": ("该账户已被他人修改，请刷新后重试。", "The account was changed meanwhile; please reload and try again."),
     "org.goto": ("工作人员账户、单位和窗口在“组织与用户”页面管理。", "Staff accounts, units and windows are managed on the Organisation and users page."),
+    # -- common widget texts ---------------------------------------------------------------------------------
+    "common.choose": ("请选择", "Choose"),
+    "common.choose_many": ("请选择（可多选）", "Choose one or more"),
+    "policy.find": ("查找文件", "Find documents"),
 }
 
 

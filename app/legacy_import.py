@@ -50,7 +50,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app import alarms, audit, calendar_store, cases, clock, record, rules, timeutil
+from app import alarms, audit, calendar_store, cases, clock, inquiries, record, rules, timeutil
 from app import schema as s
 from app import workflow as wf
 from app.config import DATA_DIR
@@ -786,7 +786,10 @@ def plan_case(case_row: Row, deps: dict[str, list[Row]], catalogue: Catalogue, c
             complaint_plans.append(dict(
                 user_id=None, content=content, created_at=at,
                 due_on=cal.add_working_days(at.date(), complaint_days()),   # as app/applications.complain
-                answered_at=row.values.get("answered_at"), answer=row.values.get("answer")))
+                answered_at=row.values.get("answered_at"), answer=row.values.get("answer"),
+                # as app/inquiries gives one: a tracking number, the department that answers, the item
+                kind="complaint", tracking_no=inquiries.new_tracking_no("complaint"), dept_code=item.dept_code,
+                item_code=item.item_code, published=False))
 
     if case["state"] != final_state:
         if not deps.get("events") and final_state != wf.SUBMITTED:

@@ -28,10 +28,10 @@ def submit_form(item_names: dict[str, str], dept_names: dict[str, str]) -> None:
         codes = list(item_names)
         wanted = st.query_params.get("item")
         item_code = st.selectbox(tr("inquiry.item"), codes, index=codes.index(wanted) if wanted in item_names else None,
-                                 format_func=lambda c: f"{item_names[c]}（{c}）", key="ask_item")
+                                 format_func=lambda c: f"{item_names[c]}（{c}）", key="ask_item", placeholder=tr("common.choose"))
     elif about == "dept":
         dept_code = st.selectbox(tr("inquiry.dept"), list(dept_names), index=None, format_func=dept_names.get,
-                                 key="ask_dept")
+                                 key="ask_dept", placeholder=tr("common.choose"))
     else:
         left, right = st.columns([3, 1])
         case_no = left.text_input(tr("inquiry.case_no"), key="ask_case_no")

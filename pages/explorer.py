@@ -40,7 +40,7 @@ measure = c3.selectbox(tr("explore.measure"), explorer.MEASURES, format_func=lam
                        key="ex-measure")
 depts = department_names(db)
 c4, c5, c6 = st.columns(3)
-chosen_depts = c4.multiselect(tr("col.department"), list(depts), format_func=depts.get, key="ex-depts")
+chosen_depts = c4.multiselect(tr("col.department"), list(depts), format_func=depts.get, key="ex-depts", placeholder=tr("common.choose_many"))
 item = c5.text_input(tr("explore.item_code"), key="ex-item", max_chars=20).strip() or None
 level = c6.selectbox(tr("explore.level"), ["", "市", "区", "乡镇街道", "村社区"],
                      format_func=lambda v: v or tr("desk.any"), key="ex-level") or None

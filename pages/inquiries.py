@@ -100,6 +100,6 @@ else:
     queue(rows)
     labels = {r["complaint_id"]: f"{r['tracking_no'] or r['complaint_id']} · {r['title']}"
               for r in rows.iter_rows(named=True)}
-    picked = st.selectbox(tr("inquiry.pick"), list(labels), index=None, format_func=labels.get, key="inquiries_pick")
+    picked = st.selectbox(tr("inquiry.pick"), list(labels), index=None, format_func=labels.get, key="inquiries_pick", placeholder=tr("common.choose"))
     if picked is not None:
         handle(picked)

@@ -265,7 +265,7 @@ def basics_tab(editable: bool, is_new: bool) -> None:
                 format_func=lambda x: depts.get(x, x), placeholder=tr("designer.open_placeholder"))
     a, b = st.columns([3, 1])
     a.multiselect(tr("designer.levels"), designer.LEVELS, key="d-levels", disabled=not editable,
-                  format_func=item_preview.level_name)
+                  format_func=item_preview.level_name, placeholder=tr("common.choose_many"))
     b.number_input(tr("designer.batch"), min_value=1, max_value=9, step=1, key="d-batch", disabled=not editable)
     st.text_area(tr("designer.basis"), key="d-basis", disabled=not editable, height=80)
     st.text_area(tr("designer.conditions"), key="d-conditions", disabled=not editable, height=80)
@@ -290,7 +290,7 @@ def materials_tab(editable: bool) -> None:
         a, b, c = st.columns([1, 2, 3])
         a.checkbox(tr("designer.mat.required"), value=True, key="d-m-required")
         b.selectbox(tr("designer.mat.form"), designer.ORIGINAL_OR_COPY, index=1, key="d-m-form")
-        c.multiselect(tr("designer.mat.formats"), designer.FORMATS, default=["pdf", "jpg", "png"], key="d-m-formats")
+        c.multiselect(tr("designer.mat.formats"), designer.FORMATS, default=["pdf", "jpg", "png"], key="d-m-formats", placeholder=tr("common.choose_many"))
         a, b = st.columns(2)
         a.text_input(tr("designer.mat.reuse_certificate"), key="d-m-reuse-cert")
         b.text_input(tr("designer.mat.reuse_item"), key="d-m-reuse-item")
@@ -341,7 +341,7 @@ def flow_tab(editable: bool) -> None:
     depts = designer.department_choices(db)
     st.text_area(tr("designer.steps"), key="d-steps", disabled=not editable, height=80)
     st.multiselect(tr("designer.co_depts"), list(depts), key="d-co", disabled=not editable,
-                   format_func=lambda x: depts.get(x, x))
+                   format_func=lambda x: depts.get(x, x), placeholder=tr("common.choose_many"))
     a, b, c = st.columns(3)
     a.number_input(tr("designer.statutory"), min_value=0, max_value=365, step=1, key="d-statutory", disabled=not editable)
     b.selectbox(tr("designer.statutory_unit"), designer.STATUTORY_UNITS, key="d-unit", disabled=not editable,

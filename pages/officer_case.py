@@ -119,7 +119,7 @@ if "request_supplement" in allowed:
         if case["supplement_count"] >= 1:
             st.warning(tr("desk.repeat_notice_warning"))
         chosen = st.multiselect(tr("desk.supplement_materials"), list(materials), format_func=materials.get,
-                                key="sup-materials")
+                                key="sup-materials", placeholder=tr("common.choose_many"))
         for seq in chosen:
             st.text_input(tr("desk.supplement_note", name=materials[seq]), key=f"sup-note-{seq}", max_chars=200)
         st.text_area(tr("desk.supplement_text"), key="sup-text", max_chars=1000)
@@ -140,7 +140,7 @@ if "review_opinion" in allowed:
         st.caption(" → ".join(f"{s}{' ✓' if s in done else ''}" for s in steps) + f" → {tr('desk.decision')}")
         next_step = next((s for s in steps if s not in done), steps[-1])
         offered = [s for s in steps if s in done or s == next_step]
-        st.selectbox(tr("desk.step"), offered, index=offered.index(next_step), key="ro-step")
+        st.selectbox(tr("desk.step"), offered, index=offered.index(next_step), key="ro-step", placeholder=tr("common.choose"))
         st.radio(tr("desk.verdict"), ["agree", "disagree"], format_func=lambda v: tr(f"verdict.{v}"),
                  horizontal=True, key="ro-verdict")
         st.text_area(tr("desk.opinion"), key="ro-text", max_chars=2000)

@@ -85,7 +85,7 @@ def picker(found: pl.DataFrame, current: int | None) -> None:
     ids = found["doc_id"].to_list()
     titles = dict(zip(ids, found["title"].to_list()))
     st.selectbox(tr("policy.pick"), ids, index=ids.index(current) if current in titles else None,
-                 format_func=lambda i: titles[i], key="policy_pick", on_change=open_picked)
+                 format_func=lambda i: titles[i], key="policy_pick", on_change=open_picked, placeholder=tr("common.choose"))
 
 
 def show_document(doc: dict) -> None:
@@ -124,7 +124,7 @@ def document_fields(prefix: str, doc: dict | None) -> dict:
     a, b, c = st.columns(3)
     kinds = list(policies.KINDS)
     kind = a.selectbox(tr("policy.kind"), kinds, index=kinds.index(doc["kind"]) if doc.get("kind") in kinds else 0,
-                       format_func=kind_name, key=f"{prefix}_kind")
+                       format_func=kind_name, key=f"{prefix}_kind", placeholder=tr("common.choose"))
     doc_no = b.text_input(tr("policy.f.doc_no"), value=doc.get("doc_no") or "", key=f"{prefix}_doc_no")
     issuer = c.text_input(tr("policy.f.issuer"), value=doc.get("issuer") or "", key=f"{prefix}_issuer")
     has_dates = st.checkbox(tr("policy.f.has_dates"), value=bool(doc.get("issued_on")), key=f"{prefix}_has_dates")
@@ -182,7 +182,7 @@ def maintenance(actor, doc: dict | None) -> None:  # noqa: ANN001
                 done("policy.saved")
         linked = [i["item_code"] for i in doc["items"]]
         if linked:
-            gone = st.selectbox(tr("policy.unlink"), linked, index=None, key="policy_unlink_code")
+            gone = st.selectbox(tr("policy.unlink"), linked, index=None, key="policy_unlink_code", placeholder=tr("common.choose"))
             if gone and st.button(tr("policy.unlink"), key="policy_unlink"):
                 try:
                     policies.unlink_item(db, actor, doc["doc_id"], gone)
@@ -211,7 +211,7 @@ published = catalogue.search(db)
 item_names = dict(zip(published["item_code"].to_list(), published["name"].to_list()))
 raw = st.query_params.get("doc")
 selected = int(raw) if raw and raw.isdigit() else None
-with st.expander(tr("catalogue.find"), expanded=selected is None):
+with st.expander(tr("policy.find"), expanded=selected is None):
     found = finder(item_names)
     if not found.is_empty():
         picker(found, selected)

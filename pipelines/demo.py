@@ -71,7 +71,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from app import alarms, audit, calendar_store, clock, fees, issuing, rules
+from app import alarms, audit, calendar_store, clock, fees, inquiries, issuing, rules
 from app import cases as case_service
 from app import schema as s
 from app import workflow as wf
@@ -1468,7 +1468,7 @@ class _Chunk:
                             self.followup_rows.append((case_id, story.rating_level, t, story.rating_comment, dept,
                                                        accepted_unit or unit, region))
                     elif action == "complain":
-                        self._complaint(case_id, applicant_uid, comment, t)
+                        self._complaint(case_id, applicant_uid, comment, t, dept, item.code)
                 else:
                     if effect == wf.CLOCK_START_INTAKE:
                         sub_t, clock_start = t, d
@@ -1707,7 +1707,7 @@ class _Chunk:
                          "file_sha256": digest})
 
 
-    def _complaint(self, case_id: int, applicant_uid: int, content: str, t: int) -> None:
+    def _complaint(self, case_id: int, applicant_uid: int, content: str, t: int, dept: str, item_code: str) -> None:
         """The complaint row of a `complain` event: due complaint_days() working days later (as
         app/applications.complain sets it); most answered in time, some late, some not at all (the first of a
         build unit late, so that every outcome is seen even in a small history)."""
@@ -1722,8 +1722,12 @@ class _Chunk:
             answered = -1
         if answered >= self.ctx.end_t:
             answered = -1
+        # A tracking number as app/inquiries.new_tracking_no gives one (the demo's random source: reproducible).
+        tracking_no = (f"{inquiries.PREFIX['complaint']}-{self.ctx.wd_dates[t // DAY_SECONDS]:%Y%m%d}-"
+                       + "".join(inquiries._ALPHABET[int(rand() * len(inquiries._ALPHABET))]
+                                 for _ in range(inquiries.RANDOM_LENGTH)))
         self.complaint_rows.append((case_id, applicant_uid, content, t, due_day, answered,
-                                    self._pick(_ANSWERS) if answered >= 0 else None))
+                                    self._pick(_ANSWERS) if answered >= 0 else None, tracking_no, dept, item_code))
 
     def _followups(self) -> pa.Table:
         """The follow-up of every bad review: opened with the rating as app/alarms.open_followup opens it (due
@@ -1872,7 +1876,8 @@ class _Chunk:
             "rated_at": _ts(ctx, rt_at),
             "user_id": _i64(rt_user),
         })
-        cp_case, cp_user, cp_content, cp_created, cp_due, cp_answered, cp_answer = _columns(self.complaint_rows, 7)
+        (cp_case, cp_user, cp_content, cp_created, cp_due, cp_answered, cp_answer, cp_no, cp_dept,
+         cp_item) = _columns(self.complaint_rows, 10)
         complaints = pa.table({
             "case_id": _i64(cp_case),
             "user_id": _i64(cp_user),
@@ -1881,6 +1886,11 @@ class _Chunk:
             "due_on": _day(ctx, cp_due),
             "answered_at": _ts(ctx, cp_answered),
             "answer": _str(cp_answer),
+            "kind": _str(["complaint"] * len(cp_case)),
+            "tracking_no": _str(cp_no),
+            "dept_code": _str(cp_dept),
+            "item_code": _str(cp_item),
+            "published": pa.array([False] * len(cp_case), type=pa.bool_()),
         })
         lk_owner, lk_kind, lk_name, lk_case, lk_item, lk_no, lk_issued, lk_expires, lk_at = _columns(self.locker_rows, 9)
         locker = pa.table({

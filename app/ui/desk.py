@@ -39,7 +39,7 @@ def draw_queue(co_only: bool = False) -> None:
     with st.expander(tr("desk.filters"), expanded=False):
         f1, f2, f3 = st.columns(3)
         states = f1.multiselect(tr("col.state"), list(workbench.QUEUE_STATES), format_func=lambda v: tr(f"state.{v}"),
-                                key="desk-f-state")
+                                key="desk-f-state", placeholder=tr("common.choose_many"))
         item_names = dict(choices["items"])
         item = f2.selectbox(tr("col.item"), [""] + list(item_names), format_func=lambda v: item_names.get(v, tr("desk.any")),
                             key="desk-f-item")
