@@ -48,12 +48,19 @@ def build(db: Database, week: date) -> Scorecard:
     from pipelines import marts
 
     prev = week - timedelta(days=7)
-    rows = marts.read(db, """
-        SELECT r.dept_code, r.score, r.grade, r.efficiency, r.quality, r.satisfaction, r.received, r.completed,
-               p.score AS prev_score
-        FROM marts.mart_dept_rating_week AS r
-        LEFT JOIN marts.mart_dept_rating_week AS p ON p.dept_code = r.dept_code AND p.week = ?
-        WHERE r.week = ? ORDER BY r.score DESC, r.dept_code""", [prev, week])
+    # The ranking and the week's figures from one build (several servers: a refresh may be published between
+    # two reads).
+    with marts.reader(db) as wh:
+        rows = pl.from_arrow(wh.execute("""
+            SELECT r.dept_code, r.score, r.grade, r.efficiency, r.quality, r.satisfaction, r.received, r.completed,
+                   p.score AS prev_score
+            FROM marts.mart_dept_rating_week AS r
+            LEFT JOIN marts.mart_dept_rating_week AS p ON p.dept_code = r.dept_code AND p.week = ?
+            WHERE r.week = ? ORDER BY r.score DESC, r.dept_code""", [prev, week]).to_arrow_table())
+        week_rows = pl.from_arrow(wh.execute("""
+            SELECT SUM(received) AS received, SUM(completed) AS completed, SUM(completed_on_time) AS on_time,
+                   SUM(online_share * received) AS online, SUM(satisfaction * rated) AS satisfied, SUM(rated) AS rated
+            FROM marts.mart_dept_week WHERE week = ?""", [week]).to_arrow_table()).row(0, named=True)
     names = department_names(db)
     ranking = pl.DataFrame()
     if not rows.is_empty():
@@ -63,10 +70,6 @@ def build(db: Database, week: date) -> Scorecard:
             (pl.col("score") - pl.col("prev_score")).round(1).alias("change"),
             pl.col("efficiency").round(1), pl.col("quality").round(1), pl.col("satisfaction").round(1),
         ).select(list(RANKING_COLUMNS))
-    week_rows = marts.read(db, """
-        SELECT SUM(received) AS received, SUM(completed) AS completed, SUM(completed_on_time) AS on_time,
-               SUM(online_share * received) AS online, SUM(satisfaction * rated) AS satisfied, SUM(rated) AS rated
-        FROM marts.mart_dept_week WHERE week = ?""", [week]).row(0, named=True)
     week_rows = {k: float(v or 0) for k, v in week_rows.items()}   # DuckDB sums of integers come as DECIMAL
     received, completed = int(week_rows["received"]), int(week_rows["completed"])
     figures = {
