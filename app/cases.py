@@ -6,7 +6,7 @@ newer state) and an event is appended to the case record, all in one transaction
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -363,10 +363,13 @@ def case_events(db: Database, actor: Actor, case_id: int) -> list[dict[str, Any]
     return [dict(r._mapping) for r in rows]
 
 
-def count_by_state(db: Database, actor: Actor) -> dict[str, int]:
+def count_by_state(db: Database, actor: Actor, states: Sequence[str] | None = None) -> dict[str, int]:
+    """Cases in the actor's scope by state (only `states`, when given: the database then counts only those)."""
+    q = sa.select(s.cases.c.state, sa.func.count()).where(case_scope(actor))
+    if states:
+        q = q.where(s.cases.c.state.in_(states))
     with db.read() as conn:
-        rows = conn.execute(sa.select(s.cases.c.state, sa.func.count()).where(case_scope(actor))
-                            .group_by(s.cases.c.state)).fetchall()
+        rows = conn.execute(q.group_by(s.cases.c.state)).fetchall()
     return {r[0]: int(r[1]) for r in rows}
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from app import schema as s
 from app import workflow as wf
@@ -59,12 +61,39 @@ def case_scope(actor: Actor) -> sa.ColumnElement[bool]:
     if actor.role in (wf.OFFICER, wf.HEAD):
         own = sa.and_(c.dept_code == (actor.dept_code or NO_CODE),
                       c.region_code.startswith(actor.region_code or NO_CODE), c.state != wf.DRAFT)
-        return sa.or_(own, c.case_id.in_(co_task_cases(actor)))
+        return sa.or_(own, _InSubquery(c.case_id, co_task_cases(actor)))
     if actor.role in (wf.SUPERVISOR, wf.LEADER, wf.ADMIN):
         return c.state != wf.DRAFT  # a draft is the applicant's own until it is submitted (domain.md §4)
     if actor.role == "system":
         return sa.true()
     return sa.false()
+
+
+class _InSubquery(sa.sql.expression.ColumnElement):
+    """`column IN (subquery)`, written `column = ANY(ARRAY(subquery))` on PostgreSQL. There the subquery then
+    runs once, before the scan, and the condition can use an index: an officer's scope — own department's cases
+    OR the cases of the department's parallel tasks — becomes a BitmapOr of two index scans instead of a scan of
+    every case (at 1M cases the queue's count went from 270 ms to under 45 ms: bench/queue_pg.py). DuckDB keeps
+    IN, which it runs well and which it would not compare with an array."""
+
+    type = sa.Boolean()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("subquery", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: sa.ColumnElement[Any], subquery: sa.Select):
+        self.column = column
+        self.subquery = subquery
+
+
+@compiles(_InSubquery)
+def _in_subquery(element: _InSubquery, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column.in_(element.subquery), **kw)
+
+
+@compiles(_InSubquery, "postgresql")
+def _in_subquery_pg(element: _InSubquery, compiler: Any, **kw: Any) -> str:
+    return (f"{compiler.process(element.column, **kw)} = "
+            f"ANY(ARRAY({compiler.process(element.subquery, asfrom=False, **kw)}))")
 
 
 def co_task_cases(actor: Actor) -> sa.Select:

@@ -97,7 +97,7 @@ def queue(db: Database, actor: Actor, f: QueueFilter | None = None, page: int = 
 
 def queue_counts(db: Database, actor: Actor) -> dict[str, int]:
     """Open cases in the actor's scope by state (the queue's tabs)."""
-    return {state: n for state, n in cases.count_by_state(db, actor).items() if state in QUEUE_STATES}
+    return cases.count_by_state(db, actor, states=QUEUE_STATES)
 
 
 def queue_choices(db: Database, actor: Actor) -> dict[str, list[tuple[str, str]]]:
