@@ -114,6 +114,7 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
     owner = case["applicant_user_id"]
     uploads = [(by_seq[seq].name, a) for seq, a in answers.items() if isinstance(a, files.Upload) and seq in by_seq]
     kept = _same_locker_files(conn, owner, uploads) if owner is not None else {}
+    given: list[dict[str, Any]] = []
     for seq, answer in answers.items():
         material = by_seq.get(seq)
         if material is None:
@@ -147,12 +148,13 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
                 if ext not in accepted:
                     raise ApplicationError("file.wrong_type", name=entry.name, formats="、".join(material.formats))
             locker_id, file_id = entry.locker_id, entry.file_id
-        conn.execute(s.case_materials.delete().where(s.case_materials.c.case_id == case["case_id"],
-                                                     s.case_materials.c.material_seq == seq,
-                                                     s.case_materials.c.round == round_))
-        conn.execute(s.case_materials.insert().values(case_id=case["case_id"], material_seq=seq, round=round_,
-                                                      file_id=file_id, locker_id=locker_id,
-                                                      provided_at=timeutil.now(), provided_by=actor.user_id))
+        given.append(dict(case_id=case["case_id"], material_seq=seq, round=round_, file_id=file_id,
+                          locker_id=locker_id, provided_at=timeutil.now(), provided_by=actor.user_id))
+    if given:   # what is given now replaces what was given for the same materials (one statement each)
+        cm = s.case_materials.c
+        conn.execute(s.case_materials.delete().where(cm.case_id == case["case_id"], cm.round == round_,
+                                                     cm.material_seq.in_([g["material_seq"] for g in given])))
+        conn.execute(s.case_materials.insert().values(given))
 
 
 def _same_locker_files(conn: Connection, owner: int,
