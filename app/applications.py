@@ -182,6 +182,10 @@ def _same_locker_files(conn: Connection, owner: int,
 def provided_materials(db: Database, actor: Actor, case_id: int) -> dict[int, dict[str, Any]]:
     """The latest file or locker entry given for each material of a case (the actor must see the case)."""
     cases.get_case(db, actor, case_id)
+    return _provided(db, case_id)
+
+
+def _provided(db: Database, case_id: int) -> dict[int, dict[str, Any]]:
     cm, f, lk = s.case_materials, s.stored_files, s.locker_items
     with db.read() as conn:
         rows = conn.execute(
@@ -267,7 +271,7 @@ def submit(db: Database, actor: Actor, case_id: int, *, expected_version: int, v
     mats = item_materials(db, case["item_code"], case["item_version"])
     check_application(db, item_code=case["item_code"], item_version=case["item_version"],
                       id_kind=case["applicant_id_kind"], id_number=case["applicant_id_number"], values=values,
-                      materials=materials, already_given=set(provided_materials(db, actor, case_id)),
+                      materials=materials, already_given=set(_provided(db, case_id)),   # get_case checked
                       form=form, mats=mats)
     kind = _kind(case)
 
