@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "pipelines.demo", "--cases", str(args.cases), "--end",
                         args.end.isoformat()], check=True, env=env, cwd=ROOT)
         print(f"demo: {args.cases:,} cases generated in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    if not Path(args.warehouse).exists():
+    from pipelines import marts
+
+    if marts.published_path() is None:   # no published build of this warehouse yet
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "pipelines.marts", "--full"], check=True, env=env, cwd=ROOT)
         print(f"warehouse built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("指标探索 supervisor", name, med, p95, worst))
 
     load = os.getloadavg()
-    wh = Path(args.warehouse)
+    wh = marts.published_path()
     print(f"\nPostgreSQL schema {args.schema}: {n:,} cases; warehouse {wh.name} "
           f"({wh.stat().st_size / 1e6:.0f} MB); {args.runs} runs each after one warm-up; "
           f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
