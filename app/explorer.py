@@ -58,6 +58,9 @@ class Query:
         return PATHS[self.path][min(len(self.drill), len(PATHS[self.path]) - 1)]
 
 
+_INTEGER_COLUMNS = {"officer_user_id"}   # the drill columns of fct_case that are not text
+
+
 def _where(q: Query, start: date, end: date) -> tuple[str, list]:
     conds, params = ["submitted_day BETWEEN ? AND ?"], [start, end]
     if q.dept_codes:
@@ -73,8 +76,17 @@ def _where(q: Query, start: date, end: date) -> tuple[str, list]:
     for column, value in q.drill:
         if column not in allowed:
             raise ValueError(column)
-        conds.append(f"CAST({column} AS VARCHAR) = ?")
-        params.append(str(value))
+        if column in _INTEGER_COLUMNS:
+            # Compared as the number, not as text: casting every row's id to text to compare it cost a scan
+            # of the whole table (the filter could not reach the storage). A value that is not an id's text
+            # (the groups' keys are CAST(id AS VARCHAR)) matches nothing, as the text comparison did.
+            text = str(value)
+            number = int(text) if text.lstrip("-").isdigit() and str(int(text)) == text else None
+            conds.append(f"{column} = ?" if number is not None else "FALSE")
+            params += [number] if number is not None else []
+        else:
+            conds.append(f"{column} = ?")
+            params.append(str(value))
     return " AND ".join(conds), params
 
 
@@ -98,11 +110,12 @@ def explore(db: Database, q: Query) -> pl.DataFrame:
     # The two periods as two aggregates in one statement (DuckDB runs them side by side): measured faster than
     # one scan with a FILTER per measure.
     where_prev, params_prev = _where(q, prev_start, prev_end)
+    # Grouped by the column itself and cast to text per group, not per row.
     sql = f"""
         WITH now AS (SELECT CAST({group} AS VARCHAR) AS key, {", ".join(_measures("TRUE"))}
-                     FROM marts.fct_case WHERE {where} GROUP BY 1),
+                     FROM marts.fct_case WHERE {where} GROUP BY {group}),
              before AS (SELECT CAST({group} AS VARCHAR) AS key, {", ".join(_measures("TRUE", "prev_"))}
-                        FROM marts.fct_case WHERE {where_prev} GROUP BY 1)
+                        FROM marts.fct_case WHERE {where_prev} GROUP BY {group})
         SELECT * FROM now LEFT JOIN before USING (key) WHERE now.key IS NOT NULL ORDER BY now.received DESC"""
     frame = marts.read(db, sql, params + params_prev)
     names = _names(db, group, frame["key"].to_list())

@@ -67,3 +67,24 @@ def test_a_supervisor_drills_from_the_city_to_a_village_and_a_case(history, monk
     assert any(df.value.shape[0] >= 1 for df in at.dataframe)
     assert at.selectbox(key="ex-case").value                # a case to open
     st.cache_resource.clear()
+
+
+def test_the_department_path_drills_to_an_officers_cases(history):
+    """department → officer → case: the officer's groups add up to the department's, and the officer's case
+    list is exactly that officer's cases of the period (the officer is compared as a number)."""
+    q = explorer.Query(start=date(2025, 1, 1), end=BUILD_DAY, path="department")
+    top = explorer.explore(history, q)
+    dept = top["key"][0]
+    q.drill.append(("dept_code", dept))
+    officers = explorer.explore(history, q)
+    assert officers["received"].sum() <= top.filter(top["key"] == dept)["received"][0]
+    officer = officers["key"][0]
+    q.drill.append(("officer_user_id", officer))
+    cases = explorer.explore(history, q)
+    expected = marts.read(history, "SELECT n.case_no FROM marts.fct_case JOIN marts.case_numbers AS n USING (case_id) "
+                                   "WHERE CAST(officer_user_id AS VARCHAR) = ? AND dept_code = ? "
+                                   "AND submitted_day BETWEEN ? AND ?", [officer, dept, date(2025, 1, 1), BUILD_DAY])
+    assert cases.height == min(500, expected.height) == officers["received"][0]
+    assert set(cases["key"].to_list()) <= set(expected["case_no"].to_list())
+    q.drill[-1] = ("officer_user_id", f"0{officer}")   # not an id's text: nothing, as the text comparison gave
+    assert explorer.explore(history, q).is_empty()

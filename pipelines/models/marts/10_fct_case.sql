@@ -33,8 +33,9 @@ WITH c AS MATERIALIZED (
     LEFT JOIN marts.calendar_days AS e ON e.day = f.clock_end_day
 )
 -- Only what the marts, the explorer and the public page read is kept: a narrower table is faster to write.
--- (The case number, unique text and the costliest column to store, is read from marts.case_numbers.)
-SELECT * EXCLUDE (case_no, unit_id, accepted_unit_id, region_code, channel, supplement_count, promised_days,
+-- (The case number, unique text and the costliest column to store, is read from marts.case_numbers; staging
+-- does not read it.)
+SELECT * EXCLUDE (unit_id, region_code, channel, supplement_count, promised_days,
                   extension_days, clock_start, decided_day, clock_end_day, not_accepted),
        CASE WHEN completed_day IS NOT NULL THEN working_days_used <= days_allowed END AS on_time
 FROM used

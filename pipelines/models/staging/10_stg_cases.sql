@@ -3,7 +3,9 @@
 -- and completed, the officer who holds it (or else the one who accepted it), whether it was refused, and the
 -- region path city → district → town → village. The accepting officer and the refusal come from the events;
 -- a refresh reads the events only of cases submitted, accepted or decided since the last build
--- (`_needs_events`) and keeps the earlier answer for the others, since only those moves can change it.
+-- (`_needs_events`) and keeps the earlier answer for the others (`_old`: their facts before the refresh),
+-- since only those moves can change it. A refresh reads the changed cases' rows from `_changed_src`, fetched
+-- once from the cases table before the models run (see pipelines/marts.py).
 WITH ev AS (
     SELECT case_id, arg_max(actor_user_id, seq) FILTER (WHERE action = 'accept') AS accepted_by,
            bool_or(action = 'refuse') AS refused
@@ -12,7 +14,7 @@ WITH ev AS (
     GROUP BY case_id
 ), staged AS (
     SELECT
-        c.case_id, c.case_no, c.item_code, c.dept_code, c.unit_id, c.accepted_unit_id, c.region_code,
+        c.case_id, c.item_code, c.dept_code, c.unit_id, c.region_code,
         substr(c.region_code, 1, 6) AS district_code,
         CASE WHEN length(c.region_code) >= 9 THEN substr(c.region_code, 1, 9) END AS town_code,
         CASE WHEN length(c.region_code) >= 12 THEN substr(c.region_code, 1, 12) END AS village_code,
@@ -36,10 +38,10 @@ WITH ev AS (
 {% else %}
         ev.accepted_by, COALESCE(ev.refused, FALSE) AS refused
 {% endif %}
-    FROM src_cases AS c
+    FROM {% if is_incremental %}_changed_src{% else %}src_cases{% endif %} AS c
     LEFT JOIN ev ON ev.case_id = c.case_id
 {% if is_incremental %}
-    LEFT JOIN marts.fct_case AS old ON old.case_id = c.case_id
+    LEFT JOIN _old AS old ON old.case_id = c.case_id
 {% endif %}
     WHERE c.state <> 'draft' AND c.submitted_at IS NOT NULL {{ changed("c.case_id") }}
 )
