@@ -106,6 +106,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     )
 
 
+def path_setting(name: str, default: Path) -> Path:
+    """A folder or file setting (EZZ_FILES_DIR, EZZ_WAREHOUSE) from the environment or the EZZ_CONFIG file, read
+    at each call (tests redirect them), like every other key."""
+    value = os.environ.get(name) or _read_file(os.environ.get("EZZ_CONFIG")).get(name)
+    return Path(value) if value else default
+
+
 def _weights(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.replace("/", ",").split(","))

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from app import schema as s
 from app import timeutil
-from app.config import DATA_DIR
+from app.config import DATA_DIR, path_setting
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -41,7 +41,7 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
 
 def files_dir() -> Path:
     """Where uploads are kept: EZZ_FILES_DIR, else data/files (read at each call so tests can redirect it)."""
-    return Path(os.environ.get("EZZ_FILES_DIR") or DATA_DIR / "files")
+    return path_setting("EZZ_FILES_DIR", DATA_DIR / "files")
 
 
 class FileRejected(ValueError):

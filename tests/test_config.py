@@ -39,3 +39,17 @@ def test_server_does_not_start_in_production_with_the_default_key(tmp_path):
                           timeout=60)
     assert proc.returncode != 0
     assert "EZZ_COOKIE_KEY" in proc.stdout + proc.stderr
+
+
+def test_files_folder_from_the_config_file_and_the_environment_first(tmp_path, monkeypatch):
+    """EZZ_FILES_DIR is read like every other key: from the EZZ_CONFIG file, the environment winning — a server
+    configured by its file alone must not keep uploads in its own checkout."""
+    from app import files
+
+    config = tmp_path / "ezz.env"
+    config.write_text(f"EZZ_FILES_DIR={tmp_path / 'shared-files'}\n", encoding="utf-8")
+    monkeypatch.setenv("EZZ_CONFIG", str(config))
+    monkeypatch.delenv("EZZ_FILES_DIR", raising=False)
+    assert files.files_dir() == tmp_path / "shared-files"
+    monkeypatch.setenv("EZZ_FILES_DIR", str(tmp_path / "from-env"))
+    assert files.files_dir() == tmp_path / "from-env"
