@@ -2,12 +2,18 @@
 -- Per case facts: working days used on the handling clock (acceptance → decision, or → the build day while
 -- open) less the stops, against the promised limit plus extension; on time or not; supplements; refusal;
 -- rating. Working days are differences of the calendar's running index (days in (start, end]).
-WITH c AS MATERIALIZED (
+-- The stops count from the day a case was accepted, read from the cases table itself: staging (wide, with the
+-- events) is then read once, not materialised for a second use (a pass over every case saved). Stops of cases
+-- staging leaves out (drafts) find no case below, as before.
+WITH c AS (
     SELECT * FROM stg_cases
+), accepted AS (
+    SELECT case_id, CAST(accepted_at AS DATE) AS accepted_day
+    FROM src_cases WHERE accepted_at IS NOT NULL {{ changed("case_id") }}
 ), stops AS (
     SELECT s.case_id, SUM(s.working_days) AS stopped_days
-    FROM stg_stops AS s JOIN c USING (case_id)
-    WHERE c.accepted_day IS NOT NULL AND s.started_on >= c.accepted_day
+    FROM stg_stops AS s JOIN accepted AS a USING (case_id)
+    WHERE s.started_on >= a.accepted_day
     GROUP BY s.case_id
 ), facts AS (
     SELECT

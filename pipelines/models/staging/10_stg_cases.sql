@@ -4,8 +4,7 @@
 -- region path city → district → town → village. The accepting officer and the refusal come from the events;
 -- a refresh reads the events only of cases submitted, accepted or decided since the last build
 -- (`_needs_events`) and keeps the earlier answer for the others (`_old`: their facts before the refresh),
--- since only those moves can change it. A refresh reads the changed cases' rows from `_changed_src`, fetched
--- once from the cases table before the models run (see pipelines/marts.py).
+-- since only those moves can change it.
 WITH ev AS (
     SELECT case_id, arg_max(actor_user_id, seq) FILTER (WHERE action = 'accept') AS accepted_by,
            bool_or(action = 'refuse') AS refused
@@ -38,7 +37,7 @@ WITH ev AS (
 {% else %}
         ev.accepted_by, COALESCE(ev.refused, FALSE) AS refused
 {% endif %}
-    FROM {% if is_incremental %}_changed_src{% else %}src_cases{% endif %} AS c
+    FROM src_cases AS c
     LEFT JOIN ev ON ev.case_id = c.case_id
 {% if is_incremental %}
     LEFT JOIN _old AS old ON old.case_id = c.case_id
