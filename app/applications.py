@@ -53,12 +53,17 @@ class Material:
 
 
 def item_materials(db: Database, item_code: str, version: int) -> list[Material]:
-    t = s.item_materials
-    with db.read() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.item_code == item_code, t.c.version == version)
-                            .order_by(t.c.seq)).fetchall()
-    return [Material(r.seq, r.name, bool(r.required), r.original_or_copy or "", list(r.formats or []),
-                     r.reuse_certificate or "", r.reuse_item_code, r.note or "") for r in rows]
+    """An item version's materials (kept in process once the version is published, as its form: forms.load_form)."""
+    def load() -> tuple[tuple[Material, ...], bool]:
+        t = s.item_materials
+        with db.read() as conn:
+            final = forms.item_version_is_final(conn, item_code, version)   # first: final, its parts can no longer change
+            rows = conn.execute(sa.select(t).where(t.c.item_code == item_code, t.c.version == version)
+                                .order_by(t.c.seq)).fetchall()
+        return tuple(Material(r.seq, r.name, bool(r.required), r.original_or_copy or "", list(r.formats or []),
+                              r.reuse_certificate or "", r.reuse_item_code, r.note or "") for r in rows), final
+
+    return list(db.remembered(("item_materials", item_code, int(version)), load))
 
 
 def published_item(db: Database, item_code: str) -> dict[str, Any]:
@@ -109,12 +114,16 @@ def _locker_entry(conn: Connection, owner: int, locker_id: int) -> Any:
 
 
 def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialAnswer], round_: int,
-            actor: Actor, materials: list[Material]) -> None:
+            actor: Actor, materials: list[Material], *, new_case: bool = False) -> None:
+    """Keep the answers to a case's materials: new uploads stored (one INSERT for all, and one for their locker
+    entries), locker entries checked, and what is given now put in place of what was given for the same materials.
+    `new_case`: the case was created in this transaction, so nothing was given for it yet."""
     by_seq = {m.seq: m for m in materials}
     owner = case["applicant_user_id"]
     uploads = [(by_seq[seq].name, a) for seq, a in answers.items() if isinstance(a, files.Upload) and seq in by_seq]
     kept = _same_locker_files(conn, owner, uploads) if owner is not None else {}
     given: list[dict[str, Any]] = []
+    to_store: list[tuple[int, Material, files.Upload]] = []   # (index in given, material, upload)
     for seq, answer in answers.items():
         material = by_seq.get(seq)
         if material is None:
@@ -130,11 +139,7 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
             if same is not None:
                 file_id, locker_id = same
             else:
-                file_id = files.store(conn, answer, formats=material.formats, owner_user_id=owner,
-                                      uploaded_by=actor.user_id)
-                if owner is not None:
-                    locker_id = files.add_to_locker(conn, owner_user_id=owner, kind="material", name=material.name,
-                                                    file_id=file_id, source_case_id=case["case_id"])
+                to_store.append((len(given), material, answer))
         else:
             if owner is None:
                 raise ApplicationError("material.locker_not_yours")
@@ -150,10 +155,19 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
             locker_id, file_id = entry.locker_id, entry.file_id
         given.append(dict(case_id=case["case_id"], material_seq=seq, round=round_, file_id=file_id,
                           locker_id=locker_id, provided_at=timeutil.now(), provided_by=actor.user_id))
+    if to_store:   # after every answer is checked, as before: the first refusal is the same
+        file_ids = files.store_many(conn, [(u, m.formats) for _, m, u in to_store], owner_user_id=owner,
+                                    uploaded_by=actor.user_id)
+        locker_ids = files.add_files_to_locker(
+            conn, owner_user_id=owner, kind="material", source_case_id=case["case_id"],
+            entries=[(m.name, fid) for (_, m, _), fid in zip(to_store, file_ids)]) if owner is not None else []
+        for n, (i, _, _) in enumerate(to_store):
+            given[i].update(file_id=file_ids[n], locker_id=locker_ids[n] if owner is not None else None)
     if given:   # what is given now replaces what was given for the same materials (one statement each)
         cm = s.case_materials.c
-        conn.execute(s.case_materials.delete().where(cm.case_id == case["case_id"], cm.round == round_,
-                                                     cm.material_seq.in_([g["material_seq"] for g in given])))
+        if not new_case:
+            conn.execute(s.case_materials.delete().where(cm.case_id == case["case_id"], cm.round == round_,
+                                                         cm.material_seq.in_([g["material_seq"] for g in given])))
         conn.execute(s.case_materials.insert().values(given))
 
 
@@ -285,21 +299,67 @@ def submit(db: Database, actor: Actor, case_id: int, *, expected_version: int, v
 def start(db: Database, actor: Actor, item_code: str, *, region_code: str, request_key: str,
           applicant: cases.Applicant | None = None, window_id: str | None = None) -> dict[str, Any]:
     """Open a draft for an item (an applicant for themselves; a clerk for the applicant at the window)."""
+    applicant, channel, window_id = _filing(db, actor, applicant, window_id)
+    return cases.create_case(db, actor, item_code=item_code, applicant=applicant, region_code=region_code,
+                             channel=channel, window_id=window_id, request_key=request_key)
+
+
+def _filing(db: Database, actor: Actor, applicant: cases.Applicant | None,
+            window_id: str | None) -> tuple[cases.Applicant, str, str | None]:
+    """Who files for whom, by which channel, at which window (start's rules)."""
     if actor.role == wf.APPLICANT:
-        applicant = applicant_from_account(db, actor.user_id)
-        channel = "online"
-    elif actor.role == wf.WINDOW_CLERK:
+        return applicant_from_account(db, actor.user_id), "online", window_id
+    if actor.role == wf.WINDOW_CLERK:
         if applicant is None:
             raise ApplicationError("window.applicant_required")
         own = clerk_window(db, actor)
         if window_id is not None and window_id != own:
             raise PermissionDenied("perm.other_window")  # a clerk files only at their own window
-        window_id = own
-        channel = "window"
-    else:
-        raise PermissionDenied("perm.create_case")
-    return cases.create_case(db, actor, item_code=item_code, applicant=applicant, region_code=region_code,
-                             channel=channel, window_id=window_id, request_key=request_key)
+        return applicant, "window", own
+    raise PermissionDenied("perm.create_case")
+
+
+def file_new(db: Database, actor: Actor, item_code: str, *, item_version: int, region_code: str, request_key: str,
+             values: dict[str, Any], materials: dict[int, MaterialAnswer] | None = None,
+             applicant: cases.Applicant | None = None, window_id: str | None = None) -> dict[str, Any]:
+    """A new form submitted at once: `start` and then `submit`, in one transaction — the same checks (the form
+    and materials as check_application, before anything is written), the same rules and the same record (the
+    create event, then the submit event) — so a refused submission leaves no draft behind.
+
+    `item_version`: the version whose form was filled in (the current one when the page was drawn). A request key
+    that names an earlier case (a repeated click) returns that case as `start` does — marked "repeated", not
+    submitted again; a draft left by an earlier start is the caller's to submit."""
+    applicant, channel, window_id = _filing(db, actor, applicant, window_id)
+    form, mats = forms.load_form(db, item_code, item_version), item_materials(db, item_code, item_version)
+    check_application(db, item_code=item_code, item_version=item_version, id_kind=applicant.id_kind,
+                      id_number=applicant.id_number, values=values, materials=materials, form=form, mats=mats)
+    cases.check_filer(actor, applicant, channel)
+    at = timeutil.now().replace(microsecond=0)
+    cal = calendar_store.load_calendar(db)
+
+    def work(conn: Connection) -> dict[str, Any]:
+        created, case, event = cases._create_in(  # noqa: SLF001 - the case service's own step, in this transaction
+            conn, actor, item_code=item_code, applicant=applicant, region_code=region_code, channel=channel,
+            form_data=None, window_id=window_id, at=at, request_key=request_key)
+        if case is None or event is None:   # the request key names an earlier case
+            return created
+        f, m = form, mats
+        if case["item_version"] != item_version:   # a new version was published since: its form and materials
+            f = forms.load_form(db, item_code, case["item_version"])
+            m = item_materials(db, item_code, case["item_version"])
+            check_application(db, item_code=item_code, item_version=case["item_version"], id_kind=applicant.id_kind,
+                              id_number=applicant.id_number, values=values, materials=materials, form=f, mats=m)
+        kind = _kind(case)
+
+        def apply(c: Connection, current: dict[str, Any]) -> dict[str, Any]:
+            _attach(c, current, materials or {}, 0, actor, m, new_case=True)
+            return {"form_data": forms.clean(f, values, kind)}
+
+        return cases._transition(  # noqa: SLF001 - as perform does, on the case just created
+            conn, actor, case, "submit", expected_version=case["version"], comment=None, payload=None, at=at,
+            cal=cal, apply=apply, stops=[], last_event=(event["seq"], event["hash"]))
+
+    return db.write(work)
 
 
 def last_supplement_request(db: Database, actor: Actor, case_id: int) -> dict[str, Any] | None:

@@ -138,6 +138,22 @@ def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applic
     """Create a draft (and optionally submit it at once). Applicants file for themselves; window clerks
     file for an applicant who is present. A repeated `request_key` (a double click) returns the case the
     first request created instead of filing a second one."""
+    check_filer(actor, applicant, channel)
+    at = (at or timeutil.now()).replace(microsecond=0)
+
+    def work(conn: Connection) -> dict[str, Any]:
+        return _create_in(conn, actor, item_code=item_code, applicant=applicant, region_code=region_code,
+                          channel=channel, form_data=form_data, window_id=window_id, at=at,
+                          request_key=request_key)[0]
+
+    case = db.write(work)
+    if submit and not case.get("repeated"):
+        case = perform(db, actor, case["case_id"], "submit", expected_version=case["version"], at=at)
+    return case
+
+
+def check_filer(actor: Actor, applicant: Applicant, channel: str) -> None:
+    """Who may open a case for whom, by which channel (create_case's checks before it writes)."""
     if actor.role not in (wf.APPLICANT, wf.WINDOW_CLERK):
         raise PermissionDenied("perm.create_case")
     applicant.validate()
@@ -145,47 +161,49 @@ def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applic
         raise PermissionDenied("perm.create_for_other")
     if channel not in ("online", "window"):
         raise CaseError("case.channel")
-    at = (at or timeutil.now()).replace(microsecond=0)
 
-    def work(conn: Connection) -> dict[str, Any]:
-        if request_key:
-            earlier = conn.execute(sa.select(s.cases).where(s.cases.c.request_key == request_key)).fetchone()
-            if earlier is not None:
-                # The same request again (a double click) — the same actor, applicant, item and place;
-                # anything else reusing a key is refused rather than silently filed under old choices.
-                same = (earlier.item_code == item_code and earlier.region_code == region_code
-                        and earlier.applicant_id_number == applicant.id_number.strip().upper()
-                        and (earlier.applicant_user_id == actor.user_id or earlier.agent_user_id == actor.user_id))
-                if not same:
-                    raise CaseError("case.request_key_reused")
-                return {**dict(earlier._mapping), "repeated": True}
-        item = current_item(conn, item_code)
-        region = conn.execute(sa.select(s.regions.c.code).where(s.regions.c.code == region_code)).scalar()
-        if region is None or not region_code.startswith("4207"):
-            raise CaseError("case.region_unknown", region=region_code)
-        unit_id = handling_unit(conn, item, region_code)
-        case_no = next_case_no(conn, at.date())
-        values = dict(
-            case_no=case_no, item_code=item.item_code, item_version=item.version, dept_code=item.dept_code,
-            unit_id=unit_id, region_code=region_code, window_id=window_id, channel=channel,
-            applicant_user_id=applicant.user_id, applicant_name=applicant.name.strip(),
-            applicant_id_kind=applicant.id_kind, applicant_id_number=applicant.id_number.strip().upper(),
-            agent_user_id=actor.user_id if actor.role == wf.WINDOW_CLERK else None, state=wf.DRAFT,
-            form_data=form_data or {}, promised_days=item.promised_days, statutory_limit=item.statutory_limit,
-            statutory_unit=item.statutory_unit, extension_days=0, clock_stopped=False, supplement_count=0,
-            created_at=at, updated_at=at, version=1, warning_level=None, request_key=request_key,
-        )
-        case_id = conn.execute(s.cases.insert().values(**values).returning(s.cases.c.case_id)).scalar_one()
-        record.append_event(conn, case_id=case_id, occurred_at=at, actor_user_id=actor.user_id,
-                            actor_role=actor.role, actor_unit_id=actor.unit_id, action="create",
-                            from_state=None, to_state=wf.DRAFT, comment=None,
-                            payload={"item_code": item.item_code, "item_version": item.version, "channel": channel})
-        return {**values, "case_id": case_id}
 
-    case = db.write(work)
-    if submit and not case.get("repeated"):
-        case = perform(db, actor, case["case_id"], "submit", expected_version=case["version"], at=at)
-    return case
+def _create_in(conn: Connection, actor: Actor, *, item_code: str, applicant: Applicant, region_code: str,
+               channel: str, form_data: dict[str, Any] | None, window_id: str | None, at: datetime,
+               request_key: str | None) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+    """Open a draft in this transaction (create_case's write, after check_filer): returns what create_case returns,
+    the new case's row as stored and its create event — both None when the request key names an earlier case."""
+    if request_key:
+        earlier = conn.execute(sa.select(s.cases).where(s.cases.c.request_key == request_key)).fetchone()
+        if earlier is not None:
+            # The same request again (a double click) — the same actor, applicant, item and place;
+            # anything else reusing a key is refused rather than silently filed under old choices.
+            same = (earlier.item_code == item_code and earlier.region_code == region_code
+                    and earlier.applicant_id_number == applicant.id_number.strip().upper()
+                    and (earlier.applicant_user_id == actor.user_id or earlier.agent_user_id == actor.user_id))
+            if not same:
+                raise CaseError("case.request_key_reused")
+            return {**dict(earlier._mapping), "repeated": True}, None, None
+    item = current_item(conn, item_code)
+    region = conn.execute(sa.select(s.regions.c.code).where(s.regions.c.code == region_code)).scalar()
+    if region is None or not region_code.startswith("4207"):
+        raise CaseError("case.region_unknown", region=region_code)
+    unit_id = handling_unit(conn, item, region_code)
+    case_no = next_case_no(conn, at.date())
+    values = dict(
+        case_no=case_no, item_code=item.item_code, item_version=item.version, dept_code=item.dept_code,
+        unit_id=unit_id, region_code=region_code, window_id=window_id, channel=channel,
+        applicant_user_id=applicant.user_id, applicant_name=applicant.name.strip(),
+        applicant_id_kind=applicant.id_kind, applicant_id_number=applicant.id_number.strip().upper(),
+        agent_user_id=actor.user_id if actor.role == wf.WINDOW_CLERK else None, state=wf.DRAFT,
+        form_data=form_data or {}, promised_days=item.promised_days, statutory_limit=item.statutory_limit,
+        statutory_unit=item.statutory_unit, extension_days=0, clock_stopped=False, supplement_count=0,
+        created_at=at, updated_at=at, version=1, warning_level=None, request_key=request_key,
+    )
+    # the whole row as stored (RETURNING): what a read of it would give, without reading it again
+    row = dict(conn.execute(s.cases.insert().values(**values).returning(*s.cases.c)).one()._mapping)
+    event = record.append_event(conn, case_id=row["case_id"], occurred_at=at, actor_user_id=actor.user_id,
+                                actor_role=actor.role, actor_unit_id=actor.unit_id, action="create",
+                                from_state=None, to_state=wf.DRAFT, comment=None,
+                                payload={"item_code": item.item_code, "item_version": item.version,
+                                         "channel": channel},
+                                previous=(0, None))   # a case created in this transaction has no event yet
+    return {**values, "case_id": row["case_id"]}, row, event
 
 
 # -- moving --------------------------------------------------------------------------------------------
@@ -213,97 +231,110 @@ def perform(db: Database, actor: Actor, case_id: int, action: str, *, expected_v
     (form answers, materials, a rating); it may return more column changes, and whatever it raises undoes
     everything."""
     at = (at or timeutil.now()).replace(microsecond=0)
-    payload = dict(payload or {})
     cal = calendar_store.load_calendar(db)
 
     def work(conn: Connection) -> dict[str, Any]:
-        case = _load_for_update(conn, case_id)
-        if action == "co_opinion":
-            # A co-department acts on its own task only; it never moves the lead department's case.
-            if open_task_of(conn, actor, case_id) is None:
-                if can_act(actor, _Row(case)):  # the lead department may hear why (no hint to strangers)
-                    wf.check_transition(action, case["state"], actor.role, comment)
-                raise PermissionDenied("perm.no_task")
-        elif not can_act(actor, _Row(case)):
-            raise PermissionDenied("perm.case_action")
-        if case["version"] != expected_version:
-            raise StaleVersionError("case changed since it was read")
-        transition = wf.check_transition(action, case["state"], actor.role, comment)
-        new_state = wf.target_state(transition, case["state"])
-        today = at.date()
-        changes: dict[str, Any] = {"state": new_state, "updated_at": at}
-        stops = _stops(conn, case_id)
-        changes.update(rules.check(conn, actor, case, action, comment, payload, at, cal, stops) or {})
-
-        if transition.clock == wf.CLOCK_START_INTAKE:
-            changes.update(submitted_at=at, clock_start=today)
-        elif transition.clock == wf.CLOCK_STOP:
-            kind = "supplement" if action == "request_supplement" else "special"
-            conn.execute(s.clock_stops.insert().values(case_id=case_id, seq=len(stops) + 1, kind=kind,
-                                                       started_on=today, ended_on=None, reason=comment))
-            stops.append(clock.Stop(today, None))
-            changes["clock_stopped"] = True
-            if kind == "supplement":
-                changes["supplement_count"] = case["supplement_count"] + 1
-                payload["supplement_number"] = changes["supplement_count"]
-        elif transition.clock == wf.CLOCK_RESTART:
-            open_seq = len(stops)
-            conn.execute(s.clock_stops.update().where(s.clock_stops.c.case_id == case_id,
-                                                      s.clock_stops.c.seq == open_seq).values(ended_on=today))
-            stops[-1] = clock.Stop(stops[-1].start, today)
-            changes["clock_stopped"] = False
-        elif transition.clock == wf.CLOCK_START_LIMIT:
-            changes.setdefault("clock_start", today)  # rules.check may date it back (art. 32: deemed accepted)
-            changes.update(accepted_at=at)
-        elif transition.clock == wf.CLOCK_EXTEND:
-            days = payload.get("days")
-            joint = bool(item_version(conn, case["item_code"], case["item_version"]).co_dept_codes)
-            limit = EXTENSION_MAX_JOINT if joint else EXTENSION_MAX_SINGLE
-            if not isinstance(days, int) or days <= 0:
-                raise CaseError("case.extension_days")
-            if case["extension_days"] + days > limit:
-                raise CaseError("case.extension_over_limit", limit=limit)
-            changes["extension_days"] = case["extension_days"] + days
-        elif transition.clock == wf.CLOCK_END:
-            if action in ("approve", "refuse"):
-                changes["decided_at"] = at
-            if case["clock_stopped"]:
-                conn.execute(s.clock_stops.update().where(s.clock_stops.c.case_id == case_id,
-                                                          s.clock_stops.c.ended_on.is_(None)).values(ended_on=today))
-                changes["clock_stopped"] = False
-
-        if apply is not None:
-            changes.update(apply(conn, case) or {})
-        if action == "complete":
-            changes.update(completed_at=at, result_no=f"JG-{case['case_no']}")
-            payload["result_no"] = changes["result_no"]
-            _issue_certificate(conn, case, changes["result_no"], at)
-        if action == "transfer":
-            target = payload.get("unit_id")
-            unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == target)).fetchone() if target else None
-            if unit is None or unit.unit_id == case["unit_id"]:
-                raise CaseError("case.transfer_target")
-            changes["unit_id"] = unit.unit_id
-            changes["assigned_user_id"] = None
-            if unit.dept_code:
-                changes["dept_code"] = unit.dept_code
-            if not case["region_code"].startswith(unit.region_code):
-                changes["region_code"] = unit.region_code
-        if new_state in wf.FINAL_STATES and new_state != case["state"]:
-            changes["closed_at"] = at  # closed once; a later rating or complaint does not move it
-
-        merged = {**case, **changes}
-        changes.update(clock_fields(cal, merged, stops, today))
-        docs = issuing.issue_for(conn, actor, case, {**case, **changes}, action, comment, payload, at)
-        if docs:
-            payload["documents"] = docs
-        new_version = update_versioned(conn, s.cases, {"case_id": case_id}, expected_version, changes)
-        record.append_event(conn, case_id=case_id, occurred_at=at, actor_user_id=actor.user_id,
-                            actor_role=actor.role, actor_unit_id=actor.unit_id, action=action,
-                            from_state=case["state"], to_state=new_state, comment=comment, payload=payload or None)
-        return {**case, **changes, "version": new_version}
+        return _transition(conn, actor, _load_for_update(conn, case_id), action, expected_version=expected_version,
+                           comment=comment, payload=payload, at=at, cal=cal, apply=apply)
 
     return db.write(work)
+
+
+def _transition(conn: Connection, actor: Actor, case: dict[str, Any], action: str, *, expected_version: int,
+                comment: str | None, payload: dict[str, Any] | None, at: datetime, cal: clock.WorkCalendar,
+                apply: Callable[[Connection, dict[str, Any]], dict[str, Any] | None] | None = None,
+                stops: list[clock.Stop] | None = None,
+                last_event: tuple[int, str | None] | None = None) -> dict[str, Any]:
+    """perform's transaction, on `case` as read for update in it (every check, rule and write of perform).
+    `stops` and `last_event` (seq, hash): the case's clock stops and last event when this transaction has just
+    created the case — none, and its create event — so they are not read back."""
+    case_id = case["case_id"]
+    payload = dict(payload or {})
+    if action == "co_opinion":
+        # A co-department acts on its own task only; it never moves the lead department's case.
+        if open_task_of(conn, actor, case_id) is None:
+            if can_act(actor, _Row(case)):  # the lead department may hear why (no hint to strangers)
+                wf.check_transition(action, case["state"], actor.role, comment)
+            raise PermissionDenied("perm.no_task")
+    elif not can_act(actor, _Row(case)):
+        raise PermissionDenied("perm.case_action")
+    if case["version"] != expected_version:
+        raise StaleVersionError("case changed since it was read")
+    transition = wf.check_transition(action, case["state"], actor.role, comment)
+    new_state = wf.target_state(transition, case["state"])
+    today = at.date()
+    changes: dict[str, Any] = {"state": new_state, "updated_at": at}
+    stops = _stops(conn, case_id) if stops is None else list(stops)
+    changes.update(rules.check(conn, actor, case, action, comment, payload, at, cal, stops) or {})
+
+    if transition.clock == wf.CLOCK_START_INTAKE:
+        changes.update(submitted_at=at, clock_start=today)
+    elif transition.clock == wf.CLOCK_STOP:
+        kind = "supplement" if action == "request_supplement" else "special"
+        conn.execute(s.clock_stops.insert().values(case_id=case_id, seq=len(stops) + 1, kind=kind,
+                                                   started_on=today, ended_on=None, reason=comment))
+        stops.append(clock.Stop(today, None))
+        changes["clock_stopped"] = True
+        if kind == "supplement":
+            changes["supplement_count"] = case["supplement_count"] + 1
+            payload["supplement_number"] = changes["supplement_count"]
+    elif transition.clock == wf.CLOCK_RESTART:
+        open_seq = len(stops)
+        conn.execute(s.clock_stops.update().where(s.clock_stops.c.case_id == case_id,
+                                                  s.clock_stops.c.seq == open_seq).values(ended_on=today))
+        stops[-1] = clock.Stop(stops[-1].start, today)
+        changes["clock_stopped"] = False
+    elif transition.clock == wf.CLOCK_START_LIMIT:
+        changes.setdefault("clock_start", today)  # rules.check may date it back (art. 32: deemed accepted)
+        changes.update(accepted_at=at)
+    elif transition.clock == wf.CLOCK_EXTEND:
+        days = payload.get("days")
+        joint = bool(item_version(conn, case["item_code"], case["item_version"]).co_dept_codes)
+        limit = EXTENSION_MAX_JOINT if joint else EXTENSION_MAX_SINGLE
+        if not isinstance(days, int) or days <= 0:
+            raise CaseError("case.extension_days")
+        if case["extension_days"] + days > limit:
+            raise CaseError("case.extension_over_limit", limit=limit)
+        changes["extension_days"] = case["extension_days"] + days
+    elif transition.clock == wf.CLOCK_END:
+        if action in ("approve", "refuse"):
+            changes["decided_at"] = at
+        if case["clock_stopped"]:
+            conn.execute(s.clock_stops.update().where(s.clock_stops.c.case_id == case_id,
+                                                      s.clock_stops.c.ended_on.is_(None)).values(ended_on=today))
+            changes["clock_stopped"] = False
+
+    if apply is not None:
+        changes.update(apply(conn, case) or {})
+    if action == "complete":
+        changes.update(completed_at=at, result_no=f"JG-{case['case_no']}")
+        payload["result_no"] = changes["result_no"]
+        _issue_certificate(conn, case, changes["result_no"], at)
+    if action == "transfer":
+        target = payload.get("unit_id")
+        unit = conn.execute(sa.select(s.org_units).where(s.org_units.c.unit_id == target)).fetchone() if target else None
+        if unit is None or unit.unit_id == case["unit_id"]:
+            raise CaseError("case.transfer_target")
+        changes["unit_id"] = unit.unit_id
+        changes["assigned_user_id"] = None
+        if unit.dept_code:
+            changes["dept_code"] = unit.dept_code
+        if not case["region_code"].startswith(unit.region_code):
+            changes["region_code"] = unit.region_code
+    if new_state in wf.FINAL_STATES and new_state != case["state"]:
+        changes["closed_at"] = at  # closed once; a later rating or complaint does not move it
+
+    merged = {**case, **changes}
+    changes.update(clock_fields(cal, merged, stops, today))
+    docs = issuing.issue_for(conn, actor, case, {**case, **changes}, action, comment, payload, at)
+    if docs:
+        payload["documents"] = docs
+    new_version = update_versioned(conn, s.cases, {"case_id": case_id}, expected_version, changes)
+    record.append_event(conn, case_id=case_id, occurred_at=at, actor_user_id=actor.user_id,
+                        actor_role=actor.role, actor_unit_id=actor.unit_id, action=action,
+                        from_state=case["state"], to_state=new_state, comment=comment, payload=payload or None,
+                        previous=last_event)
+    return {**case, **changes, "version": new_version}
 
 
 def _issue_certificate(conn: Connection, case: dict[str, Any], result_no: str, at: datetime) -> None:

@@ -9,6 +9,7 @@ is the same with either database.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import logging
@@ -97,6 +98,8 @@ class Database:
         self.write_retries = write_retries
         self.dialect = "duckdb" if url.startswith("duckdb") else "postgresql"
         self._write_lock = threading.RLock() if self.dialect == "duckdb" else None
+        self._memo: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+        self._memo_lock = threading.Lock()
         self.engine: Engine = self._create_engine()
 
     # -- connections -------------------------------------------------------------------------------
@@ -165,6 +168,28 @@ class Database:
         else:
             with self._write_lock:
                 yield
+
+    MEMO_SIZE = 512
+
+    def remembered(self, key: Any, load: Callable[[], tuple[T, bool]]) -> T:
+        """A value of this database that never changes once it is final (a published item version's form and
+        materials), kept in process: `load()` returns the value and whether it is final (only then is it kept;
+        a draft's parts still change). At most MEMO_SIZE values, the least recently used dropped first."""
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value, final = load()
+        if final:
+            with self._memo_lock:
+                self._memo[key] = value
+                while len(self._memo) > self.MEMO_SIZE:
+                    self._memo.popitem(last=False)
+        return value
+
+    def forget_remembered(self) -> None:
+        with self._memo_lock:
+            self._memo.clear()
 
     def raw_duckdb(self):  # noqa: ANN201 - duckdb connection
         """A DuckDB cursor for bulk loads and analytics (DuckDB mode only); the caller closes it."""
@@ -253,6 +278,7 @@ class Database:
 
     def drop_everything(self) -> None:
         """Tests only: remove every table and sequence of this database (or schema)."""
+        self.forget_remembered()
         if self.is_duckdb:
             def drop(conn: Connection) -> None:
                 for (name,) in conn.execute(sa.text("SELECT table_name FROM information_schema.tables WHERE table_type='BASE TABLE'")).fetchall():

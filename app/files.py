@@ -80,20 +80,51 @@ def store(conn: Connection, upload: Upload, *, formats: list[str], owner_user_id
           uploaded_by: int | None, max_bytes: int = MAX_BYTES) -> int:
     """Check and keep one file; returns its file_id. The bytes are written before the row, so a row never
     points at a missing file (a crash leaves at most an unreferenced file, never a dangling row)."""
+    return store_many(conn, [(upload, formats)], owner_user_id=owner_user_id, uploaded_by=uploaded_by,
+                      max_bytes=max_bytes)[0]
+
+
+def _keep(upload: Upload, formats: list[str], root: Path, max_bytes: int) -> dict[str, Any]:
+    """Check one upload and write its bytes (once per content); returns its stored_files row but the owner."""
     ext = check_upload(upload, formats, max_bytes)
     digest = hashlib.sha256(upload.data).hexdigest()
-    root = files_dir()
     path = root / digest[:2] / digest
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")
         tmp.write_bytes(upload.data)
         os.replace(tmp, path)
-    return int(conn.execute(s.stored_files.insert().values(
-        owner_user_id=owner_user_id, file_name=Path(upload.file_name).name[:200], extension=ext,
-        size_bytes=len(upload.data), sha256=digest, storage_path=str(path.relative_to(root)),
-        uploaded_at=timeutil.now(), uploaded_by=uploaded_by,
-    ).returning(s.stored_files.c.file_id)).scalar_one())
+    return dict(file_name=Path(upload.file_name).name[:200], extension=ext, size_bytes=len(upload.data),
+                sha256=digest, storage_path=str(path.relative_to(root)))
+
+
+def store_many(conn: Connection, uploads: list[tuple[Upload, list[str]]], *, owner_user_id: int | None,
+               uploaded_by: int | None, max_bytes: int = MAX_BYTES) -> list[int]:
+    """`store` for several uploads (each with the formats its material accepts) in one INSERT; returns their
+    file_ids in the order given. Every file is checked and written before any row."""
+    if not uploads:
+        return []
+    root = files_dir()
+    at = timeutil.now()
+    rows = [dict(owner_user_id=owner_user_id, **_keep(u, formats, root, max_bytes), uploaded_at=at,
+                 uploaded_by=uploaded_by) for u, formats in uploads]
+    f = s.stored_files.c
+    returned = conn.execute(s.stored_files.insert().values(rows).returning(f.file_id, f.sha256, f.file_name)).all()
+    return _in_order(rows, returned, ("sha256", "file_name"), "file_id")
+
+
+def _in_order(rows: list[dict[str, Any]], returned: list[Any], key: tuple[str, ...], id_column: str) -> list[int]:
+    """The ids RETURNING gave for a multi-row INSERT, in the order of `rows`, matched on `key` (SQL does not
+    promise RETURNING's order); rows alike in `key` are alike in every column but the id, so which gets which
+    does not matter."""
+    ids: dict[tuple[Any, ...], list[int]] = {}
+    for r in returned:
+        ids.setdefault(tuple(r._mapping[k] for k in key), []).append(int(r._mapping[id_column]))
+    for found in ids.values():
+        found.sort(reverse=True)   # popped smallest first: the rows' order, as a sequence hands them out
+    if len(returned) != len(rows):
+        raise RuntimeError(f"INSERT returned {len(returned)} ids for {len(rows)} rows")
+    return [ids[tuple(row[k] for k in key)].pop() for row in rows]
 
 
 def read(conn: Connection, file_id: int) -> tuple[Any, bytes]:
@@ -119,3 +150,18 @@ def add_to_locker(conn: Connection, *, owner_user_id: int, kind: str, name: str,
         item_code=item_code, certificate_no=certificate_no, issued_on=issued_on, expires_on=expires_on,
         created_at=timeutil.now(),
     ).returning(s.locker_items.c.locker_id)).scalar_one())
+
+
+def add_files_to_locker(conn: Connection, *, owner_user_id: int, kind: str, entries: list[tuple[str, int]],
+                        source_case_id: int | None = None) -> list[int]:
+    """`add_to_locker` for several stored files at once — (name, file_id) each — in one INSERT; returns their
+    locker_ids in the order given."""
+    if not entries:
+        return []
+    at = timeutil.now()
+    rows = [dict(owner_user_id=owner_user_id, kind=kind, name=name, file_id=file_id, source_case_id=source_case_id,
+                 item_code=None, certificate_no=None, issued_on=None, expires_on=None, created_at=at)
+            for name, file_id in entries]
+    lk = s.locker_items.c
+    returned = conn.execute(s.locker_items.insert().values(rows).returning(lk.locker_id, lk.name, lk.file_id)).all()
+    return _in_order(rows, returned, ("name", "file_id"), "locker_id")

@@ -89,14 +89,31 @@ def expand_fields(item: dict[str, Any], sets: dict[str, list[dict]], rules: list
     return rows
 
 
+FINAL_STATUSES = ("published", "withdrawn")   # an item version's parts never change again (app/designer.py)
+
+
+def item_version_is_final(conn: Any, item_code: str, version: int) -> bool:
+    """Whether an item version is published or withdrawn: its form and materials are then fixed for good (a
+    change is a new version), so they may be kept in process; a draft's are still being edited."""
+    status = conn.execute(sa.select(s.items.c.status).where(s.items.c.item_code == item_code,
+                                                            s.items.c.version == version)).scalar()
+    return status in FINAL_STATUSES
+
+
 def load_form(db: Database, item_code: str, version: int) -> list[FormField]:
-    t = s.item_form_fields
-    with db.read() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.item_code == item_code, t.c.version == version)
-                            .order_by(t.c.seq)).fetchall()
-    return [FormField(seq=r.seq, field_key=r.field_key, label=r.label, field_type=r.field_type,
-                      required=bool(r.required), applies_to=r.applies_to, rule=r.rule or {},
-                      choices=list(r.choices or []), help=r.help or "", prefill=r.prefill) for r in rows]
+    """An item version's form fields (kept in process once the version is published: see item_version_is_final)."""
+    def load() -> tuple[tuple[FormField, ...], bool]:
+        t = s.item_form_fields
+        with db.read() as conn:
+            final = item_version_is_final(conn, item_code, version)   # first: final, its parts can no longer change
+            rows = conn.execute(sa.select(t).where(t.c.item_code == item_code, t.c.version == version)
+                                .order_by(t.c.seq)).fetchall()
+        return tuple(FormField(seq=r.seq, field_key=r.field_key, label=r.label, field_type=r.field_type,
+                               required=bool(r.required), applies_to=r.applies_to, rule=r.rule or {},
+                               choices=list(r.choices or []), help=r.help or "", prefill=r.prefill)
+                     for r in rows), final
+
+    return list(db.remembered(("item_form", item_code, int(version)), load))
 
 
 def applicant_kind(id_kind: str | None) -> str:

@@ -33,13 +33,19 @@ def event_hash(prev_hash: str | None, *, case_id: int, seq: int, occurred_at: da
 
 def append_event(conn: Connection, *, case_id: int, occurred_at: datetime, actor_user_id: int | None,
                  actor_role: str, actor_unit_id: str | None, action: str, from_state: str | None, to_state: str,
-                 comment: str | None = None, payload: Any = None) -> dict[str, Any]:
-    last = conn.execute(
-        sa.select(s.case_events.c.seq, s.case_events.c.hash)
-        .where(s.case_events.c.case_id == case_id).order_by(s.case_events.c.seq.desc()).limit(1)
-    ).fetchone()
-    seq = 1 if last is None else last.seq + 1
-    prev = None if last is None else last.hash
+                 comment: str | None = None, payload: Any = None,
+                 previous: tuple[int, str | None] | None = None) -> dict[str, Any]:
+    """Append one event to a case's chain. `previous`: the (seq, hash) of the case's last event when the caller
+    knows it for certain in this transaction — (0, None) for a case created in it, which has no event yet, or the
+    event it has just appended — so the last event need not be read back; otherwise it is read."""
+    if previous is None:
+        last = conn.execute(
+            sa.select(s.case_events.c.seq, s.case_events.c.hash)
+            .where(s.case_events.c.case_id == case_id).order_by(s.case_events.c.seq.desc()).limit(1)
+        ).fetchone()
+        previous = (0, None) if last is None else (last.seq, last.hash)
+    seq = previous[0] + 1
+    prev = previous[1]
     occurred_at = occurred_at.replace(microsecond=0)
     fields = dict(case_id=case_id, seq=seq, occurred_at=occurred_at, actor_user_id=actor_user_id,
                   actor_role=actor_role, actor_unit_id=actor_unit_id, action=action, from_state=from_state,

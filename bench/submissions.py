@@ -8,9 +8,10 @@ checked unique and every submitted case's hash-chained record verified. Printed 
     .venv/bin/python -m bench.submissions --profile 200                    # cProfile of 200 DuckDB submissions
 
 One submission is what pages/apply.py does when an applicant presses 提交 on a new form: look for a case of the
-same request key (a repeated click), check the form and the materials (applications.check_application), open
-the case (applications.start) and submit it with the form answers and the five materials of 食品经营许可 as
-uploads (applications.submit: files stored content-addressed under EZZ_FILES_DIR, locker entries, the record).
+same request key (a repeated click), then open and submit the case in one transaction (applications.file_new:
+the form and the materials checked first, as check_application, then the case opened and submitted with the form
+answers and the five materials of 食品经营许可 as uploads — files stored content-addressed under EZZ_FILES_DIR,
+locker entries, the create and submit events of the record).
 Every submitter is its own applicant account; every upload has its own content (nothing is deduplicated away).
 
 Runs (--runs, comma-separated):
@@ -126,13 +127,10 @@ def submitter(db, actor, villages: list[str], start_at: float, stop_at: float | 
         key = uuid.uuid4().hex
         item = applications.published_item(db, ITEM)
         uploads = _uploads(mats, block, key)
-        if applications.case_by_request_key(db, actor, key) is None:
-            applications.check_application(db, item_code=ITEM, item_version=item["version"],
-                                           id_kind=account["id_kind"], id_number=account["id_number"],
-                                           values=values, materials=uploads)
-        case = applications.start(db, actor, ITEM, region_code=rng.choice(villages), request_key=key)
-        done = applications.submit(db, actor, case["case_id"], expected_version=case["version"], values=values,
-                                   materials=uploads)
+        if applications.case_by_request_key(db, actor, key) is not None:
+            raise AssertionError("a fresh request key names a case")
+        done = applications.file_new(db, actor, ITEM, item_version=item["version"], region_code=rng.choice(villages),
+                                     request_key=key, values=values, materials=uploads)
         return int(done["case_id"])
 
     warm = one()   # the first call of a thread reads the form, the calendar…: not part of the window

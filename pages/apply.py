@@ -107,12 +107,20 @@ def act(action: str) -> None:
                 state["error"] = tx("apply.choose_place")
                 return
             repeated = applications.case_by_request_key(db, actor, state["request_key"])
-            if action == "submit" and repeated is None:  # a refused first submit must leave no draft behind
-                applications.check_application(db, item_code=state["item_code"],
-                                               item_version=state["item_version"], id_kind=account.get("id_kind"),
-                                               id_number=account.get("id_number"), values=values, materials=answers)
-            case = applications.start(db, actor, state["item_code"], region_code=region,
-                                      request_key=state["request_key"])
+            if action == "submit" and repeated is None:
+                # Opened and submitted in one transaction, checked before anything is written: a refused first
+                # submit leaves no draft behind.
+                case = applications.file_new(db, actor, state["item_code"], item_version=state["item_version"],
+                                             region_code=region, request_key=state["request_key"], values=values,
+                                             materials=answers)
+                if not case.get("repeated"):
+                    st.session_state[STATE] = {**submitted_state(case), "repeated": False}
+                    fw.clear_widgets(f"{PREFIX}-")
+                    return
+                # the same request key came in meanwhile (another tab): as a repeated start, below
+            else:
+                case = applications.start(db, actor, state["item_code"], region_code=region,
+                                          request_key=state["request_key"])
             state.update(case_id=case["case_id"], case_no=case["case_no"], version=case["version"],
                          region_code=case["region_code"])
             if case["state"] != wf.DRAFT:  # the same request came twice: the first one already submitted
