@@ -29,11 +29,14 @@ WITH c AS (
         COALESCE(st.stopped_days, 0) AS stopped_days
     FROM c
     LEFT JOIN stops AS st USING (case_id)
-    LEFT JOIN src_ratings AS rt USING (case_id)
+    -- (a refresh picks the changed cases' ratings first: the join then holds those, not the wide case rows)
+    LEFT JOIN (SELECT case_id, level FROM src_ratings WHERE TRUE {{ changed("case_id") }}) AS rt USING (case_id)
 ), used AS (
+    -- An INTEGER: the sum of the stops would make it a 128-bit HUGEINT, four times the width to store, and
+    -- slow in every AVG and quantile over it (the explorer, mart_completed); working days fit 32 bits.
     SELECT f.* EXCLUDE (stopped_days),
-           CASE WHEN f.accepted_day IS NOT NULL AND f.clock_start IS NOT NULL AND f.clock_end_day IS NOT NULL
-                THEN e.wd_index - b.wd_index - f.stopped_days END AS working_days_used
+           CAST(CASE WHEN f.accepted_day IS NOT NULL AND f.clock_start IS NOT NULL AND f.clock_end_day IS NOT NULL
+                     THEN e.wd_index - b.wd_index - f.stopped_days END AS INTEGER) AS working_days_used
     FROM facts AS f
     LEFT JOIN marts.calendar_days AS b ON b.day = f.clock_start
     LEFT JOIN marts.calendar_days AS e ON e.day = f.clock_end_day
