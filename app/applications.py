@@ -168,7 +168,7 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
         if not new_case:
             conn.execute(s.case_materials.delete().where(cm.case_id == case["case_id"], cm.round == round_,
                                                          cm.material_seq.in_([g["material_seq"] for g in given])))
-        conn.execute(s.case_materials.insert().values(given))
+        conn.execute(s.case_materials.insert(), given)   # one INSERT of all rows (insertmanyvalues), compiled once
 
 
 def _same_locker_files(conn: Connection, owner: int,

@@ -152,6 +152,9 @@ def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applic
     return case
 
 
+_INSERT_CASE = s.cases.insert().returning(*s.cases.c)   # built once; the values are its parameters
+
+
 def check_filer(actor: Actor, applicant: Applicant, channel: str) -> None:
     """Who may open a case for whom, by which channel (create_case's checks before it writes)."""
     if actor.role not in (wf.APPLICANT, wf.WINDOW_CLERK):
@@ -196,7 +199,7 @@ def _create_in(conn: Connection, actor: Actor, *, item_code: str, applicant: App
         created_at=at, updated_at=at, version=1, warning_level=None, request_key=request_key,
     )
     # the whole row as stored (RETURNING): what a read of it would give, without reading it again
-    row = dict(conn.execute(s.cases.insert().values(**values).returning(*s.cases.c)).one()._mapping)
+    row = dict(conn.execute(_INSERT_CASE, values).one()._mapping)
     event = record.append_event(conn, case_id=row["case_id"], occurred_at=at, actor_user_id=actor.user_id,
                                 actor_role=actor.role, actor_unit_id=actor.unit_id, action="create",
                                 from_state=None, to_state=wf.DRAFT, comment=None,

@@ -109,7 +109,9 @@ def store_many(conn: Connection, uploads: list[tuple[Upload, list[str]]], *, own
     rows = [dict(owner_user_id=owner_user_id, **_keep(u, formats, root, max_bytes), uploaded_at=at,
                  uploaded_by=uploaded_by) for u, formats in uploads]
     f = s.stored_files.c
-    returned = conn.execute(s.stored_files.insert().values(rows).returning(f.file_id, f.sha256, f.file_name)).all()
+    # rows as parameters (not .values(rows)): one compiled statement, sent as one INSERT of all rows (SQLAlchemy's
+    # insertmanyvalues), instead of a new multi-row statement built and compiled at every call
+    returned = conn.execute(s.stored_files.insert().returning(f.file_id, f.sha256, f.file_name), rows).all()
     return _in_order(rows, returned, ("sha256", "file_name"), "file_id")
 
 
@@ -163,5 +165,5 @@ def add_files_to_locker(conn: Connection, *, owner_user_id: int, kind: str, entr
                  item_code=None, certificate_no=None, issued_on=None, expires_on=None, created_at=at)
             for name, file_id in entries]
     lk = s.locker_items.c
-    returned = conn.execute(s.locker_items.insert().values(rows).returning(lk.locker_id, lk.name, lk.file_id)).all()
+    returned = conn.execute(s.locker_items.insert().returning(lk.locker_id, lk.name, lk.file_id), rows).all()
     return _in_order(rows, returned, ("name", "file_id"), "locker_id")

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from app import schema as s
 
 GENESIS = "0" * 64
+_INSERT_EVENT = s.case_events.insert()   # built once; an event's fields are its parameters
 
 
 def event_hash(prev_hash: str | None, *, case_id: int, seq: int, occurred_at: datetime, actor_user_id: int | None,
@@ -51,7 +52,7 @@ def append_event(conn: Connection, *, case_id: int, occurred_at: datetime, actor
                   actor_role=actor_role, actor_unit_id=actor_unit_id, action=action, from_state=from_state,
                   to_state=to_state, comment=comment, payload=payload)
     digest = event_hash(prev, **fields)
-    conn.execute(s.case_events.insert().values(**fields, prev_hash=prev, hash=digest))
+    conn.execute(_INSERT_EVENT, {**fields, "prev_hash": prev, "hash": digest})
     return {**fields, "prev_hash": prev, "hash": digest}
 
 
