@@ -11,6 +11,16 @@ WITH ev AS (
     FROM src_case_events
     WHERE action IN ('accept', 'refuse') {% if is_incremental %}AND case_id IN (SELECT case_id FROM _needs_events){% endif %}
     GROUP BY case_id
+{% if is_incremental %}
+), kept AS (
+    -- The answer per changed case in one narrow table (read again from the events, or as staged before), so
+    -- the wide case rows meet it in a single join.
+    SELECT n.case_id, ev.accepted_by, COALESCE(ev.refused, FALSE) AS refused
+    FROM _needs_events AS n LEFT JOIN ev USING (case_id)
+    UNION ALL
+    SELECT o.case_id, o.accepted_by, o.refused
+    FROM _old AS o WHERE o.case_id NOT IN (SELECT case_id FROM _needs_events)
+{% endif %}
 ), staged AS (
     SELECT
         c.case_id, c.item_code, c.dept_code, c.unit_id, c.region_code,
@@ -30,17 +40,15 @@ WITH ev AS (
         CAST(date_trunc('month', c.completed_at) AS DATE) AS completed_month,
         c.assigned_user_id,
 {% if is_incremental %}
-        CASE WHEN c.case_id IN (SELECT case_id FROM _needs_events) THEN ev.accepted_by ELSE old.accepted_by END
-            AS accepted_by,
-        CASE WHEN c.case_id IN (SELECT case_id FROM _needs_events) THEN COALESCE(ev.refused, FALSE)
-             ELSE old.refused END AS refused
+        k.accepted_by, k.refused
 {% else %}
         ev.accepted_by, COALESCE(ev.refused, FALSE) AS refused
 {% endif %}
     FROM src_cases AS c
-    LEFT JOIN ev ON ev.case_id = c.case_id
 {% if is_incremental %}
-    LEFT JOIN _old AS old ON old.case_id = c.case_id
+    LEFT JOIN kept AS k ON k.case_id = c.case_id
+{% else %}
+    LEFT JOIN ev ON ev.case_id = c.case_id
 {% endif %}
     WHERE c.state <> 'draft' AND c.submitted_at IS NOT NULL {{ changed("c.case_id") }}
 )
