@@ -98,7 +98,9 @@ def account(db: Database, user_id: int) -> dict[str, Any]:
 
 
 def applicant_from_account(db: Database, user_id: int) -> cases.Applicant:
-    acc = account(db, user_id)
+    u = s.users.c
+    with db.read() as conn:   # the three columns used, not the whole account
+        acc = conn.execute(sa.select(u.display_name, u.id_kind, u.id_number).where(u.user_id == user_id)).one()._mapping
     return cases.Applicant(name=acc["display_name"], id_kind=acc["id_kind"], id_number=acc["id_number"],
                            user_id=user_id)
 
@@ -270,8 +272,10 @@ def check_application(db: Database, *, item_code: str, item_version: int, id_kin
 
 def case_by_request_key(db: Database, actor: Actor, request_key: str) -> dict[str, Any] | None:
     """The actor's case opened by this request key (a repeated click), if any."""
-    with db.read() as conn:
-        row = conn.execute(sa.select(s.cases).where(s.cases.c.request_key == request_key)).fetchone()
+    with db.read() as conn:   # the case id first (the key is almost always new), the whole row only when found
+        found = conn.execute(sa.select(s.cases.c.case_id).where(s.cases.c.request_key == request_key)).fetchone()
+        row = None if found is None else conn.execute(sa.select(s.cases)
+                                                      .where(s.cases.c.case_id == found.case_id)).fetchone()
     if row is None or not (row.applicant_user_id == actor.user_id or row.agent_user_id == actor.user_id):
         return None
     return dict(row._mapping)

@@ -153,6 +153,11 @@ def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applic
 
 
 _INSERT_CASE = s.cases.insert().returning(*s.cases.c)   # built once; the values are its parameters
+_CASE_ID_BY_KEY = sa.select(s.cases.c.case_id).where(s.cases.c.request_key == sa.bindparam("key"))
+_ITEM_FOR_CASE = sa.select(
+    *(s.items.c[k] for k in ("item_code", "version", "status", "dept_code", "handling_levels", "promised_days",
+                             "statutory_limit", "statutory_unit"))
+).where(s.items.c.item_code == sa.bindparam("code"), s.items.c.is_current)
 
 
 def check_filer(actor: Actor, applicant: Applicant, channel: str) -> None:
@@ -172,8 +177,10 @@ def _create_in(conn: Connection, actor: Actor, *, item_code: str, applicant: App
     """Open a draft in this transaction (create_case's write, after check_filer): returns what create_case returns,
     the new case's row as stored and its create event — both None when the request key names an earlier case."""
     if request_key:
-        earlier = conn.execute(sa.select(s.cases).where(s.cases.c.request_key == request_key)).fetchone()
+        # the case id first (a narrow read: the key is almost always new), the whole row only when found
+        earlier = conn.execute(_CASE_ID_BY_KEY, {"key": request_key}).fetchone()
         if earlier is not None:
+            earlier = conn.execute(sa.select(s.cases).where(s.cases.c.case_id == earlier.case_id)).one()
             # The same request again (a double click) — the same actor, applicant, item and place;
             # anything else reusing a key is refused rather than silently filed under old choices.
             same = (earlier.item_code == item_code and earlier.region_code == region_code
@@ -182,7 +189,9 @@ def _create_in(conn: Connection, actor: Actor, *, item_code: str, applicant: App
             if not same:
                 raise CaseError("case.request_key_reused")
             return {**dict(earlier._mapping), "repeated": True}, None, None
-    item = current_item(conn, item_code)
+    item = conn.execute(_ITEM_FOR_CASE, {"code": item_code}).fetchone()   # current_item's rule, the columns used
+    if item is None or item.status != "published":
+        raise CaseError("case.item_unknown", item=item_code)
     region = conn.execute(sa.select(s.regions.c.code).where(s.regions.c.code == region_code)).scalar()
     if region is None or not region_code.startswith("4207"):
         raise CaseError("case.region_unknown", region=region_code)
