@@ -19,6 +19,8 @@ from app.db import Database
 from app.permissions import PermissionDenied
 from tests.conftest import BACKENDS, drop_database, make_database
 from tests.factories import file_case
+from tests.apptest_support import open_page as open_screen
+from tests.apptest_support import point_app_at
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLIDAYS = ROOT / "data" / "reference" / "holidays"
@@ -300,22 +302,13 @@ def test_other_servers_notice_a_new_notice_without_being_told(cal_db, monkeypatc
 # -- the screen (AppTest) -----------------------------------------------------------------------------------------
 @pytest.fixture
 def page_db(cal_db, monkeypatch):  # noqa: ANN001, ANN201
-    monkeypatch.setenv("EZZ_DATABASE_URL", cal_db.url)
-    if cal_db.schema:
-        monkeypatch.setenv("EZZ_DATABASE_SCHEMA", cal_db.schema)
-    monkeypatch.setenv("EZZ_BACKGROUND_JOBS", "0")
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    point_app_at(cal_db, monkeypatch)
     yield cal_db
     st.cache_resource.clear()
 
 
 def open_page(actor) -> AppTest:  # noqa: ANN001
-    at = AppTest.from_file(str(ROOT / "pages" / "admin_calendar.py"), default_timeout=60)
-    at.session_state["ezz_actor"] = actor
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_screen("admin_calendar.py", actor)
 
 
 def status_of(at: AppTest, year: int) -> str:

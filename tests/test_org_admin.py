@@ -18,6 +18,8 @@ from app import workflow as wf
 from app.permissions import PermissionDenied
 from tests.conftest import BACKENDS, drop_database, make_database
 from tests.factories import PASSWORD, USERS
+from tests.apptest_support import open_page as open_screen
+from tests.apptest_support import point_app_at
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_PASSWORD = "Xin#Mima2027"
@@ -262,22 +264,13 @@ def test_the_last_active_administrator_stays_one(org_db):
 # -- the screen (AppTest) ---------------------------------------------------------------------------------------
 @pytest.fixture
 def page_db(org_db, monkeypatch):  # noqa: ANN001, ANN201
-    monkeypatch.setenv("EZZ_DATABASE_URL", org_db.url)
-    if org_db.schema:
-        monkeypatch.setenv("EZZ_DATABASE_SCHEMA", org_db.schema)
-    monkeypatch.setenv("EZZ_BACKGROUND_JOBS", "0")
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    point_app_at(org_db, monkeypatch)
     yield org_db
     st.cache_resource.clear()
 
 
 def open_page(actor) -> AppTest:  # noqa: ANN001
-    at = AppTest.from_file(str(ROOT / "pages" / "admin_org.py"), default_timeout=60)
-    at.session_state["ezz_actor"] = actor
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_screen("admin_org.py", actor)
 
 
 def test_org_screen_creates_a_staff_account_and_locks_it(page_db):
