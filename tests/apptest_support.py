@@ -20,10 +20,13 @@ def point_app_at(db, monkeypatch) -> None:  # noqa: ANN001
     st.cache_data.clear()
 
 
-def open_page(page: str, actor) -> AppTest:  # noqa: ANN001
-    """Run pages/<page> once as `actor` (what the router would have resolved) and fail on an exception."""
+def open_page(page: str, actor=None, **query: str) -> AppTest:  # noqa: ANN001
+    """Run pages/<page> once as `actor` (what the router would have resolved; None: the public) with these
+    query parameters, and fail on an exception."""
     at = AppTest.from_file(str(PAGES / page), default_timeout=60)
     at.session_state["ezz_actor"] = actor
+    for key, value in query.items():
+        at.query_params[key] = value
     at.run()
-    assert not at.exception, at.exception
+    assert not at.exception, [e.value for e in at.exception]
     return at

@@ -17,6 +17,7 @@ from app import schema as s
 from app.permissions import PermissionDenied
 from tests.conftest import env  # noqa: F401  (the page fixture)
 from tests.factories import applicant_of, file_case
+from tests.apptest_support import open_page
 
 ROOT = Path(__file__).resolve().parent.parent
 FOOD = "4207-SCJG-003"       # 食品经营许可, led by 市场监督管理局 (SCJG)
@@ -228,13 +229,7 @@ def test_staff_list_puts_open_and_overdue_first(seeded_db):
 # -- the pages ---------------------------------------------------------------------------------------------------
 
 def page(name: str, actor=None, **query) -> AppTest:  # noqa: ANN001
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
-    at.session_state["ezz_actor"] = actor
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(f"{name}.py", actor, **query)
 
 
 @pytest.mark.parametrize("seeded_db", ["duckdb"], indirect=True)

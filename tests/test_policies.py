@@ -15,6 +15,7 @@ from app import workflow as wf
 from app.db import StaleVersionError
 from app.permissions import PermissionDenied
 from tests.conftest import env  # noqa: F401  (the page fixture)
+from tests.apptest_support import open_page
 
 ROOT = Path(__file__).resolve().parent.parent
 LAWYER = "4207-SFJ-001"   # 律师执业许可: basis 《中华人民共和国律师法》第五条、第六条；《律师执业管理办法》（司法部令）
@@ -165,13 +166,7 @@ def test_files_pdf_docx_txt_only_checked_by_content(seeded_db):
 # -- the page ------------------------------------------------------------------------------------------------------
 
 def policies_page(actor=None, **query) -> AppTest:  # noqa: ANN001
-    at = AppTest.from_file(str(ROOT / "pages" / "policies.py"), default_timeout=60)
-    at.session_state["ezz_actor"] = actor
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("policies.py", actor, **query)
 
 
 @pytest.mark.parametrize("seeded_db", ["duckdb"], indirect=True)
