@@ -13,10 +13,10 @@ filters on the changed cases or the affected periods in a refresh, and to nothin
 
 A refresh (`refresh`) recomputes only what changed since the last build — cases written or rated since its
 watermark (less a margin), new cases, and the open cases whose clock runs to the build day — and the periods
-they fall in. It trusts the timestamps: a move written with a much earlier time than the last build (a
-backdated import) needs a full build, as does a change of the calendar; new weights make one by themselves.
-A full
-build (`build`) recomputes everything (on demand, after a calendar change, or when there is nothing yet).
+they fall in; of the changed cases' fact rows only those that came out different are rewritten, and the
+data tests read the rows written. It trusts the timestamps: a move written with a much earlier time than the
+last build (a backdated import) needs a full build, as does a change of the calendar; new weights make one by
+themselves. A full build (`build`) recomputes everything (on demand, after a calendar change, or when there is nothing yet).
 Either runs in one transaction and keeps the old marts if a data test fails.
 
 In DuckDB mode the marts live in schema `marts` of the same file, built by the process that owns it (the app
