@@ -67,7 +67,7 @@ import sqlalchemy as sa
 
 from app import calendar_store, timeutil
 from app import workflow as wf
-from app.config import Settings, load_settings
+from app.config import Settings, load_settings, path_setting
 from app.db import Database, get_database
 
 MODELS = Path(__file__).resolve().parent / "models"
@@ -254,8 +254,7 @@ def render(template: str, incremental: bool) -> str:
 
 
 def warehouse_path() -> Path:
-    return Path(os.environ.get("EZZ_WAREHOUSE", Path(__file__).resolve().parents[1] / "data" / "warehouse"
-                               / "warehouse.duckdb"))
+    return path_setting("EZZ_WAREHOUSE", Path(__file__).resolve().parents[1] / "data" / "warehouse" / "warehouse.duckdb")
 
 
 def _calendar_frame(db: Database, until: date) -> pl.DataFrame:
