@@ -51,16 +51,16 @@ def build(db: Database, week: date) -> Scorecard:
     # The ranking and the week's figures from one build (several servers: a refresh may be published between
     # two reads).
     with marts.reader(db) as wh:
-        rows = pl.from_arrow(wh.execute("""
+        rows = pl.from_arrow(wh.sql("""
             SELECT r.dept_code, r.score, r.grade, r.efficiency, r.quality, r.satisfaction, r.received, r.completed,
                    p.score AS prev_score
             FROM marts.mart_dept_rating_week AS r
             LEFT JOIN marts.mart_dept_rating_week AS p ON p.dept_code = r.dept_code AND p.week = ?
-            WHERE r.week = ? ORDER BY r.score DESC, r.dept_code""", [prev, week]).to_arrow_table())
-        week_rows = pl.from_arrow(wh.execute("""
+            WHERE r.week = ? ORDER BY r.score DESC, r.dept_code""", params=[prev, week]).to_arrow_table())
+        week_rows = pl.from_arrow(wh.sql("""
             SELECT SUM(received) AS received, SUM(completed) AS completed, SUM(completed_on_time) AS on_time,
                    SUM(online_share * received) AS online, SUM(satisfaction * rated) AS satisfied, SUM(rated) AS rated
-            FROM marts.mart_dept_week WHERE week = ?""", [week]).to_arrow_table()).row(0, named=True)
+            FROM marts.mart_dept_week WHERE week = ?""", params=[week]).to_arrow_table()).row(0, named=True)
     names = department_names(db)
     ranking = pl.DataFrame()
     if not rows.is_empty():
