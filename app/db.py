@@ -109,7 +109,7 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             # The same URL, read by duckdb-engine's dialect with SQLAlchemy's compiled-statement cache on
-            # (see _CachedDuckDBDialect): the URL the rest of the code knows stays as given.
+            # (see _cached_duckdb_dialect): the URL the rest of the code knows stays as given.
             url = sa.engine.make_url(self.url).set(drivername=f"duckdb+{_CACHED_DRIVER}")
             return sa.create_engine(url, pool_size=8, max_overflow=8)
         url = self.url

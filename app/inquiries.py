@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -54,10 +56,11 @@ def answer_days() -> int:
     return complaint_days()
 
 
-def new_tracking_no(kind: str) -> str:
-    """ZX-20261126-7KQ4M9XP: kind, day, and a random part, so a number cannot be guessed from another."""
-    tail = "".join(secrets.choice(_ALPHABET) for _ in range(RANDOM_LENGTH))
-    return f"{PREFIX[kind]}-{timeutil.today():%Y%m%d}-{tail}"
+def new_tracking_no(kind: str, day: date | None = None, pick: Callable[[str], str] = secrets.choice) -> str:
+    """ZX-20261126-7KQ4M9XP: kind, day (today unless given), and a random part, so a number cannot be guessed from
+    another (`pick` draws one character; the demo generator passes its own reproducible source)."""
+    tail = "".join(pick(_ALPHABET) for _ in range(RANDOM_LENGTH))
+    return f"{PREFIX[kind]}-{day or timeutil.today():%Y%m%d}-{tail}"
 
 
 def case_complaint_fields(conn: Connection, case_id: int) -> dict[str, Any]:

@@ -1723,9 +1723,8 @@ class _Chunk:
         if answered >= self.ctx.end_t:
             answered = -1
         # A tracking number as app/inquiries.new_tracking_no gives one (the demo's random source: reproducible).
-        tracking_no = (f"{inquiries.PREFIX['complaint']}-{self.ctx.wd_dates[t // DAY_SECONDS]:%Y%m%d}-"
-                       + "".join(inquiries._ALPHABET[int(rand() * len(inquiries._ALPHABET))]
-                                 for _ in range(inquiries.RANDOM_LENGTH)))
+        tracking_no = inquiries.new_tracking_no("complaint", self.ctx.wd_dates[t // DAY_SECONDS],
+                                                pick=lambda chars: chars[int(rand() * len(chars))])
         self.complaint_rows.append((case_id, applicant_uid, content, t, due_day, answered,
                                     self._pick(_ANSWERS) if answered >= 0 else None, tracking_no, dept, item_code))
 
