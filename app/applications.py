@@ -3,18 +3,23 @@ withdrawal, rating and complaints — every one a transition of the declared wor
 """
 from __future__ import annotations
 
+import collections
+import dataclasses
 import hashlib
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app import alarms, calendar_store, cases, files, forms, inquiries, timeutil
+from app import alarms, calendar_store, cases, files, forms, inquiries, record, timeutil
 from app import schema as s
 from app import workflow as wf
-from app.db import Database
-from app.permissions import Actor, PermissionDenied
+from app.db import Database, bulk_insert
+from app.permissions import Actor, PermissionDenied, can_act
 from app.validators import validate_credit_code, validate_resident_id
 
 RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
@@ -115,6 +120,21 @@ def _locker_entry(conn: Connection, owner: int, locker_id: int) -> Any:
     return row
 
 
+def _locker_answer(conn: Connection, owner: int, material: Material, locker_id: int) -> tuple[int | None, int]:
+    """A locker entry given for a material: the owner's, not expired, the right certificate, a file of a format
+    the material takes; returns its (file_id, locker_id)."""
+    entry = _locker_entry(conn, owner, locker_id)
+    if entry.kind == "certificate" and entry.item_code != material.reuse_item_code:
+        raise ApplicationError("material.certificate_mismatch", name=material.name)
+    if entry.file_id is not None:
+        ext = conn.execute(sa.select(s.stored_files.c.extension)
+                           .where(s.stored_files.c.file_id == entry.file_id)).scalar()
+        accepted = {f.lower() for f in material.formats} | ({"jpeg"} if "jpg" in material.formats else set())
+        if ext not in accepted:
+            raise ApplicationError("file.wrong_type", name=entry.name, formats="、".join(material.formats))
+    return entry.file_id, entry.locker_id
+
+
 def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialAnswer], round_: int,
             actor: Actor, materials: list[Material], *, new_case: bool = False) -> None:
     """Keep the answers to a case's materials: new uploads stored (one INSERT for all, and one for their locker
@@ -145,16 +165,7 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
         else:
             if owner is None:
                 raise ApplicationError("material.locker_not_yours")
-            entry = _locker_entry(conn, owner, int(answer))
-            if entry.kind == "certificate" and entry.item_code != material.reuse_item_code:
-                raise ApplicationError("material.certificate_mismatch", name=material.name)
-            if entry.file_id is not None:
-                ext = conn.execute(sa.select(s.stored_files.c.extension)
-                                   .where(s.stored_files.c.file_id == entry.file_id)).scalar()
-                accepted = {f.lower() for f in material.formats} | ({"jpeg"} if "jpg" in material.formats else set())
-                if ext not in accepted:
-                    raise ApplicationError("file.wrong_type", name=entry.name, formats="、".join(material.formats))
-            locker_id, file_id = entry.locker_id, entry.file_id
+            file_id, locker_id = _locker_answer(conn, owner, material, int(answer))
         given.append(dict(case_id=case["case_id"], material_seq=seq, round=round_, file_id=file_id,
                           locker_id=locker_id, provided_at=timeutil.now(), provided_by=actor.user_id))
     if to_store:   # after every answer is checked, as before: the first refusal is the same
@@ -323,6 +334,24 @@ def _filing(db: Database, actor: Actor, applicant: cases.Applicant | None,
     raise PermissionDenied("perm.create_case")
 
 
+@dataclass(frozen=True)
+class _Filing:
+    """One new form, checked and its uploads written to the file store, waiting for the batch that records it."""
+    actor: Actor
+    applicant: cases.Applicant
+    channel: str
+    window_id: str | None
+    item_code: str
+    item_version: int
+    region_code: str
+    request_key: str
+    values: dict[str, Any]
+    answers: dict[int, MaterialAnswer]
+    kept: dict[int, dict[str, Any]]   # material seq -> its upload's stored_files row (but ids and owner)
+    at: datetime
+    recheck: bool = False             # the applicant's account changed after the checks: check again
+
+
 def file_new(db: Database, actor: Actor, item_code: str, *, item_version: int, region_code: str, request_key: str,
              values: dict[str, Any], materials: dict[int, MaterialAnswer] | None = None,
              applicant: cases.Applicant | None = None, window_id: str | None = None) -> dict[str, Any]:
@@ -330,40 +359,251 @@ def file_new(db: Database, actor: Actor, item_code: str, *, item_version: int, r
     and materials as check_application, before anything is written), the same rules and the same record (the
     create event, then the submit event) — so a refused submission leaves no draft behind.
 
+    New forms arriving together are recorded together (app/group_commit.py: one transaction and one statement per
+    table for the batch); each caller gets its own case or its own refusal, after the batch is committed.
+
     `item_version`: the version whose form was filled in (the current one when the page was drawn). A request key
     that names an earlier case (a repeated click) returns that case as `start` does — marked "repeated", not
     submitted again; a draft left by an earlier start is the caller's to submit."""
-    applicant, channel, window_id = _filing(db, actor, applicant, window_id)
+    if actor.role == wf.APPLICANT:   # the account as last read here; the batch compares it with the account's row
+        applicant, channel = _applicant_hint(db, actor.user_id), "online"
+    else:
+        applicant, channel, window_id = _filing(db, actor, applicant, window_id)
     form, mats = forms.load_form(db, item_code, item_version), item_materials(db, item_code, item_version)
-    check_application(db, item_code=item_code, item_version=item_version, id_kind=applicant.id_kind,
-                      id_number=applicant.id_number, values=values, materials=materials, form=form, mats=mats)
+    answers = dict(materials or {})
+    try:
+        check_application(db, item_code=item_code, item_version=item_version, id_kind=applicant.id_kind,
+                          id_number=applicant.id_number, values=values, materials=answers, form=form, mats=mats)
+    except ApplicationError:
+        # The second request of a double click may come without what the first one sent (the uploads): the case
+        # the first one filed is the answer, not the refusal. Looked up only here, off the usual path.
+        earlier = case_by_request_key(db, actor, request_key)
+        if earlier is None:
+            raise
+        return {**cases.repeated_request(earlier, actor, item_code=item_code, region_code=region_code,
+                                         applicant=applicant), "repeated": True}
     cases.check_filer(actor, applicant, channel)
-    at = timeutil.now().replace(microsecond=0)
-    cal = calendar_store.load_calendar(db)
+    wf.check_transition("submit", wf.DRAFT, actor.role)   # the declared workflow lets this role submit
+    # Every upload checked (again, as check_application did) and its bytes written, outside the writer's turn;
+    # a refused batch leaves only content-addressed bytes that no row names.
+    by_seq = {m.seq: m for m in mats}
+    root = files.files_dir()
+    kept = {seq: files.keep(a, by_seq[seq].formats, root) for seq, a in answers.items()
+            if isinstance(a, files.Upload) and seq in by_seq}
+    filing = _Filing(actor=actor, applicant=applicant, channel=channel, window_id=window_id, item_code=item_code,
+                     item_version=item_version, region_code=region_code, request_key=request_key,
+                     values=dict(values), answers=answers, kept=kept, at=timeutil.now().replace(microsecond=0))
+    return db.group_writer("file_new", _write_filings, prepare=lambda _: db).write(filing)
 
-    def work(conn: Connection) -> dict[str, Any]:
-        created, case, event = cases._create_in(  # noqa: SLF001 - the case service's own step, in this transaction
-            conn, actor, item_code=item_code, applicant=applicant, region_code=region_code, channel=channel,
-            form_data=None, window_id=window_id, at=at, request_key=request_key)
-        if case is None or event is None:   # the request key names an earlier case
-            return created
-        f, m = form, mats
-        if case["item_version"] != item_version:   # a new version was published since: its form and materials
-            f = forms.load_form(db, item_code, case["item_version"])
-            m = item_materials(db, item_code, case["item_version"])
-            check_application(db, item_code=item_code, item_version=case["item_version"], id_kind=applicant.id_kind,
-                              id_number=applicant.id_number, values=values, materials=materials, form=f, mats=m)
-        kind = _kind(case)
 
-        def apply(c: Connection, current: dict[str, Any]) -> dict[str, Any]:
-            _attach(c, current, materials or {}, 0, actor, m, new_case=True)
-            return {"form_data": forms.clean(f, values, kind)}
+_CASE_COLUMNS = tuple(c.name for c in s.cases.c)
+_CURRENT_ITEMS = sa.select(
+    *(s.items.c[k] for k in ("item_code", "version", "status", "dept_code", "handling_levels", "promised_days",
+                             "statutory_limit", "statutory_unit"))
+).where(s.items.c.is_current)
 
-        return cases._transition(  # noqa: SLF001 - as perform does, on the case just created
-            conn, actor, case, "submit", expected_version=case["version"], comment=None, payload=None, at=at,
-            cal=cal, apply=apply, stops=[], last_event=(event["seq"], event["hash"]))
 
-    return db.write(work)
+def _write_filings(conn: Connection, filings: Sequence[_Filing], db: Database) -> list[Any]:
+    """Record a batch of new forms — file_new's transaction for each: the case opened and submitted (one row in
+    its submitted state, with both events of its record), its uploads stored and put in the applicant's locker,
+    its materials listed. One query per kind of fact checked and one INSERT per table for the whole batch. A
+    filing refused here (an item withdrawn meanwhile, an unknown place, a request key reused for something else)
+    gets its own error and writes nothing."""
+    filings = _with_current_accounts(conn, db, filings)
+    keys = {f.request_key for f in filings}
+    earlier = {r.request_key: dict(r._mapping)
+               for r in conn.execute(sa.select(s.cases).where(s.cases.c.request_key.in_(keys)))}
+    items = {r.item_code: r for r in conn.execute(
+        _CURRENT_ITEMS.where(s.items.c.item_code.in_({f.item_code for f in filings})))}
+    candidates = {u for f in filings if f.item_code in items
+                  for u in cases.unit_candidates(items[f.item_code], f.region_code)}
+    found = set(conn.scalars(sa.union_all(   # the places and the units that could handle them: one query
+        sa.select(s.regions.c.code).where(s.regions.c.code.in_({f.region_code for f in filings})),
+        sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id.in_(candidates)))))
+    places, units = found - candidates, {u: True for u in found & candidates}
+    calendar = calendar_store.calendar_on(conn, db)
+    in_locker = _locker_files(conn, {f.applicant.user_id: list(f.kept.values()) for f in filings
+                                     if f.applicant.user_id is not None})
+
+    outcomes: list[Any] = []
+    planned: list[tuple[int, dict[str, Any], dict[int, Any]]] = []   # (filing, its case row, material -> answer)
+    new_files: list[tuple[_Filing, str, dict[str, Any]]] = []        # (filing, material name, stored_files row)
+    new_file_of: dict[tuple[int | None, str, str, str], int] = {}    # the same upload twice in a batch: kept once
+    by_key: dict[str, dict[str, Any]] = {}
+    for n, f in enumerate(filings):
+        try:
+            found = earlier.get(f.request_key) or by_key.get(f.request_key)
+            if found is not None:   # a repeated click, also within this batch
+                outcomes.append({**cases.repeated_request(found, f.actor, item_code=f.item_code,
+                                                          region_code=f.region_code, applicant=f.applicant),
+                                 "repeated": True})
+                continue
+            item = items.get(f.item_code)
+            if item is None or item.status != "published":
+                raise cases.CaseError("case.item_unknown", item=f.item_code)
+            mats = item_materials(db, f.item_code, item.version)
+            if item.version != f.item_version or f.recheck:   # a new version since (its form and materials), or
+                cases.check_filer(f.actor, f.applicant, f.channel)   # the account changed: checked again
+                check_application(db, item_code=f.item_code, item_version=item.version,
+                                  id_kind=f.applicant.id_kind, id_number=f.applicant.id_number, values=f.values,
+                                  materials=f.answers, mats=mats)
+            if f.region_code not in places or not f.region_code.startswith("4207"):
+                raise cases.CaseError("case.region_unknown", region=f.region_code)
+            case = cases.new_case_values(f.actor, item=item, applicant=f.applicant, region_code=f.region_code,
+                                         channel=f.channel, window_id=f.window_id, at=f.at,
+                                         unit_id=cases.handling_unit(conn, item, f.region_code, units),
+                                         request_key=f.request_key)
+            if not can_act(f.actor, cases.RowView(case)):
+                raise PermissionDenied("perm.case_action")
+            # the submit transition (perform's rules for a draft just opened: no clock stops, no documents)
+            case.update(state=wf.SUBMITTED, submitted_at=f.at, clock_start=f.at.date(), version=2,
+                        form_data=forms.clean(forms.load_form(db, f.item_code, item.version), f.values,
+                                              _kind(case)))
+            case.update(cases.clock_fields(calendar, case, [], f.at.date()))
+            owner = f.applicant.user_id
+            by_seq = {m.seq: m for m in mats}
+            given: dict[int, Any] = {}
+            for seq, answer in f.answers.items():
+                material = by_seq.get(seq)
+                if material is None:
+                    raise ApplicationError("material.unknown")
+                if isinstance(answer, files.Upload):
+                    row = f.kept[seq]
+                    key = (owner, material.name, row["sha256"], row["file_name"])
+                    if key in in_locker:   # the same file in the owner's locker already: its entry is reused
+                        given[seq] = in_locker[key]
+                        continue
+                    if owner is None or key not in new_file_of:
+                        new_file_of[key] = len(new_files)
+                        new_files.append((f, material.name, row))
+                    given[seq] = new_file_of[key]   # an index into new_files, its ids given below
+                else:
+                    if owner is None:
+                        raise ApplicationError("material.locker_not_yours")
+                    given[seq] = _locker_answer(conn, owner, material, int(answer))
+            planned.append((n, case, given))
+            by_key[f.request_key] = case
+            outcomes.append(None)
+        except (ApplicationError, cases.CaseError, PermissionDenied, wf.WorkflowError) as exc:
+            outcomes.append(exc)
+    if not planned:
+        return outcomes
+
+    # ids from the sequences, many per statement; the case number's serial as next_case_no takes it
+    case_ids = conn.execute(_NEXT_CASE_IDS, {"n": len(planned)}).all()
+    file_ids = conn.execute(_NEXT_FILE_IDS, {"n": len(new_files)}).all() if new_files else []
+    file_rows: list[dict[str, Any]] = []
+    locker_rows: list[dict[str, Any]] = []
+    for (f, name, row), (file_id, locker_id) in zip(new_files, file_ids):
+        owner = f.applicant.user_id
+        file_rows.append(dict(row, file_id=file_id, owner_user_id=owner, uploaded_at=f.at,
+                              uploaded_by=f.actor.user_id))
+        if owner is not None:
+            locker_rows.append(dict(locker_id=locker_id, owner_user_id=owner, kind="material", name=name,
+                                    file_id=file_id, source_case_id=None, item_code=None, certificate_no=None,
+                                    issued_on=None, expires_on=None, created_at=f.at))
+    source_of = {}   # a new locker entry's source: the first case of the batch that gave it
+    case_rows, events, material_rows = [], [], []
+    for (n, case, given), (case_id, serial) in zip(planned, case_ids):
+        f = filings[n]
+        case.update(case_id=int(case_id), case_no=cases.format_case_no(int(serial), f.at.date()))
+        case_rows.append(case)
+        actor = dict(actor_user_id=f.actor.user_id, actor_role=f.actor.role, actor_unit_id=f.actor.unit_id)
+        create = record.event_row(case_id=case["case_id"], seq=1, prev_hash=None, occurred_at=f.at, **actor,
+                                  action="create", from_state=None, to_state=wf.DRAFT,
+                                  payload={"item_code": case["item_code"], "item_version": case["item_version"],
+                                           "channel": f.channel})
+        events += [create, record.event_row(case_id=case["case_id"], seq=2, prev_hash=create["hash"],
+                                            occurred_at=f.at, **actor, action="submit", from_state=wf.DRAFT,
+                                            to_state=wf.SUBMITTED)]
+        for seq, answer in given.items():
+            if isinstance(answer, tuple):   # an entry of the locker already
+                file_id, locker_id = answer
+            else:
+                file_id, locker_id = file_ids[answer]
+                source_of.setdefault(answer, case["case_id"])
+                if f.applicant.user_id is None:
+                    locker_id = None
+            material_rows.append(dict(case_id=case["case_id"], material_seq=seq, round=0, file_id=file_id,
+                                      locker_id=locker_id, provided_at=f.at, provided_by=f.actor.user_id))
+        outcomes[n] = {**dict.fromkeys(_CASE_COLUMNS), **case}
+    new_locker = iter(locker_rows)
+    for index, (f, _, _) in enumerate(new_files):
+        if f.applicant.user_id is not None:
+            next(new_locker)["source_case_id"] = source_of[index]
+    for table, rows in ((s.cases, case_rows), (s.case_events, events), (s.stored_files, file_rows),
+                        (s.locker_items, locker_rows), (s.case_materials, material_rows)):
+        bulk_insert(conn, table, rows)
+    return outcomes
+
+
+_applicant_hints: collections.OrderedDict[tuple[str, str | None, int], cases.Applicant] = collections.OrderedDict()
+_hints_lock = threading.Lock()
+
+
+def _applicant_hint(db: Database, user_id: int) -> cases.Applicant:
+    """An applicant's name and identifier as last read in this process (read now if not yet): what file_new checks
+    the form against before its batch — which reads the accounts again in its transaction (_with_current_accounts),
+    so a changed account is never filed under its old identity."""
+    key = (db.url, db.schema, user_id)
+    with _hints_lock:
+        hit = _applicant_hints.get(key)
+        if hit is not None:
+            _applicant_hints.move_to_end(key)
+            return hit
+    found = applicant_from_account(db, user_id)
+    with _hints_lock:
+        _applicant_hints[key] = found
+        while len(_applicant_hints) > 10_000:
+            _applicant_hints.popitem(last=False)
+    return found
+
+
+def _with_current_accounts(conn: Connection, db: Database, filings: Sequence[_Filing]) -> list[_Filing]:
+    """The filings with their applicants' accounts as this transaction reads them: an applicant whose name or
+    identifier changed since file_new's checks gets the current ones, and the checks are made again (a refusal
+    is that filing's outcome)."""
+    online = {f.applicant.user_id for f in filings if f.actor.role == wf.APPLICANT}
+    if not online:
+        return list(filings)
+    u = s.users.c
+    rows = {r.user_id: r for r in conn.execute(sa.select(u.user_id, u.display_name, u.id_kind, u.id_number)
+                                               .where(u.user_id.in_(online)))}
+    out = []
+    for f in filings:
+        row = rows.get(f.applicant.user_id) if f.actor.role == wf.APPLICANT else None
+        if row is not None:
+            now = cases.Applicant(name=row.display_name, id_kind=row.id_kind, id_number=row.id_number,
+                                  user_id=row.user_id)
+            if now != f.applicant:
+                with _hints_lock:
+                    _applicant_hints[(db.url, db.schema, row.user_id)] = now
+                f = dataclasses.replace(f, applicant=now, recheck=True)
+        out.append(f)
+    return out
+
+
+_NEXT_CASE_IDS = sa.text("SELECT nextval('case_id_seq'), nextval('case_no_seq') FROM generate_series(1, :n)")
+_NEXT_FILE_IDS = sa.text("SELECT nextval('file_id_seq'), nextval('locker_id_seq') FROM generate_series(1, :n)")
+
+
+def _locker_files(conn: Connection, uploads: dict[int, list[dict[str, Any]]]) -> dict[tuple[int, str, str, str],
+                                                                                      tuple[int, int]]:
+    """The owners' latest locker entries (file_id, locker_id) holding these uploads already, keyed by (owner,
+    material name, sha256, file name) — _same_locker_files for a batch, in one query."""
+    digests = {row["sha256"] for rows in uploads.values() for row in rows}
+    if not digests:
+        return {}
+    lk, f = s.locker_items, s.stored_files
+    rows = conn.execute(
+        sa.select(lk.c.owner_user_id, lk.c.locker_id, lk.c.file_id, lk.c.name, f.c.sha256, f.c.file_name)
+        .select_from(lk.join(f, f.c.file_id == lk.c.file_id))
+        .where(lk.c.owner_user_id.in_(list(uploads)), lk.c.kind == "material", f.c.sha256.in_(digests))
+        .order_by(lk.c.locker_id.desc())).fetchall()
+    found: dict[tuple[int, str, str, str], tuple[int, int]] = {}
+    for r in rows:
+        found.setdefault((int(r.owner_user_id), r.name, r.sha256, r.file_name), (int(r.file_id), int(r.locker_id)))
+    return found
 
 
 def last_supplement_request(db: Database, actor: Actor, case_id: int) -> dict[str, Any] | None:

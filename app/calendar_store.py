@@ -40,14 +40,20 @@ def calendar_from(conn: Connection) -> WorkCalendar:
 
 
 def load_calendar(db: Database) -> WorkCalendar:
-    key = f"{db.url}|{db.schema}"
     with db.read() as conn:
-        current = stamp(conn)
-        with _lock:
-            hit = _cache.get(key)
-        if hit is not None and hit[0] == current:
-            return hit[1]
-        calendar = calendar_from(conn)
+        return calendar_on(conn, db)
+
+
+def calendar_on(conn: Connection, db: Database) -> WorkCalendar:
+    """load_calendar on a connection the caller holds (a batch writer's own transaction): the cached calendar
+    while the stamp is unchanged."""
+    key = f"{db.url}|{db.schema}"
+    current = stamp(conn)
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] == current:
+        return hit[1]
+    calendar = calendar_from(conn)
     with _lock:
         _cache[key] = (current, calendar)
     return calendar

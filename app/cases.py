@@ -76,10 +76,8 @@ def current_item(conn: Connection, item_code: str) -> Any:
 
 
 
-def handling_unit(conn: Connection, item: Any, region_code: str, units: Mapping[str, Any] | None = None) -> str:
-    """The unit that handles an item for an applicant in `region_code` (纵贯乡村: the lowest level the item
-    is handled at that exists above the applicant's place). `units`: the org_units by id, when the caller
-    holds them (a bulk import asks this for thousands of cases)."""
+def unit_candidates(item: Any, region_code: str) -> list[str]:
+    """The units that could handle an item for an applicant in `region_code`, the lowest level first."""
     levels = item.handling_levels
     candidates: list[str] = []
     if "村社区" in levels and len(region_code) >= 12:
@@ -89,6 +87,14 @@ def handling_unit(conn: Connection, item: Any, region_code: str, units: Mapping[
     if "区" in levels and len(region_code) >= 6:
         candidates.append(f"U-{region_code[:6]}-{item.dept_code}")
     candidates.append(f"U-4207-{item.dept_code}")
+    return candidates
+
+
+def handling_unit(conn: Connection, item: Any, region_code: str, units: Mapping[str, Any] | None = None) -> str:
+    """The unit that handles an item for an applicant in `region_code` (纵贯乡村: the lowest level the item
+    is handled at that exists above the applicant's place). `units`: the org_units by id, when the caller
+    holds them (a bulk import asks this for thousands of cases)."""
+    candidates = unit_candidates(item, region_code)
     if units is not None:
         found = {u for u in candidates if u in units}
     else:
@@ -171,6 +177,35 @@ def check_filer(actor: Actor, applicant: Applicant, channel: str) -> None:
         raise CaseError("case.channel")
 
 
+def repeated_request(earlier: dict[str, Any], actor: Actor, *, item_code: str, region_code: str,
+                     applicant: Applicant) -> dict[str, Any]:
+    """The case an earlier request with the same key opened, if this is the same request again (a double click):
+    the same actor, applicant, item and place. Anything else reusing a key is refused rather than silently filed
+    under old choices."""
+    same = (earlier["item_code"] == item_code and earlier["region_code"] == region_code
+            and earlier["applicant_id_number"] == applicant.id_number.strip().upper()
+            and (earlier["applicant_user_id"] == actor.user_id or earlier["agent_user_id"] == actor.user_id))
+    if not same:
+        raise CaseError("case.request_key_reused")
+    return earlier
+
+
+def new_case_values(actor: Actor, *, item: Any, applicant: Applicant, region_code: str, channel: str,
+                    window_id: str | None, at: datetime, unit_id: str, request_key: str | None,
+                    form_data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A new draft's row (but its case number): the item's current version and limits, the applicant as given."""
+    return dict(
+        item_code=item.item_code, item_version=item.version, dept_code=item.dept_code,
+        unit_id=unit_id, region_code=region_code, window_id=window_id, channel=channel,
+        applicant_user_id=applicant.user_id, applicant_name=applicant.name.strip(),
+        applicant_id_kind=applicant.id_kind, applicant_id_number=applicant.id_number.strip().upper(),
+        agent_user_id=actor.user_id if actor.role == wf.WINDOW_CLERK else None, state=wf.DRAFT,
+        form_data=form_data or {}, promised_days=item.promised_days, statutory_limit=item.statutory_limit,
+        statutory_unit=item.statutory_unit, extension_days=0, clock_stopped=False, supplement_count=0,
+        created_at=at, updated_at=at, version=1, warning_level=None, request_key=request_key,
+    )
+
+
 def _create_in(conn: Connection, actor: Actor, *, item_code: str, applicant: Applicant, region_code: str,
                channel: str, form_data: dict[str, Any] | None, window_id: str | None, at: datetime,
                request_key: str | None) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
@@ -181,32 +216,18 @@ def _create_in(conn: Connection, actor: Actor, *, item_code: str, applicant: App
         earlier = conn.execute(_CASE_ID_BY_KEY, {"key": request_key}).fetchone()
         if earlier is not None:
             earlier = conn.execute(sa.select(s.cases).where(s.cases.c.case_id == earlier.case_id)).one()
-            # The same request again (a double click) — the same actor, applicant, item and place;
-            # anything else reusing a key is refused rather than silently filed under old choices.
-            same = (earlier.item_code == item_code and earlier.region_code == region_code
-                    and earlier.applicant_id_number == applicant.id_number.strip().upper()
-                    and (earlier.applicant_user_id == actor.user_id or earlier.agent_user_id == actor.user_id))
-            if not same:
-                raise CaseError("case.request_key_reused")
-            return {**dict(earlier._mapping), "repeated": True}, None, None
+            return {**repeated_request(dict(earlier._mapping), actor, item_code=item_code, region_code=region_code,
+                                       applicant=applicant), "repeated": True}, None, None
     item = conn.execute(_ITEM_FOR_CASE, {"code": item_code}).fetchone()   # current_item's rule, the columns used
     if item is None or item.status != "published":
         raise CaseError("case.item_unknown", item=item_code)
     region = conn.execute(sa.select(s.regions.c.code).where(s.regions.c.code == region_code)).scalar()
     if region is None or not region_code.startswith("4207"):
         raise CaseError("case.region_unknown", region=region_code)
-    unit_id = handling_unit(conn, item, region_code)
-    case_no = next_case_no(conn, at.date())
-    values = dict(
-        case_no=case_no, item_code=item.item_code, item_version=item.version, dept_code=item.dept_code,
-        unit_id=unit_id, region_code=region_code, window_id=window_id, channel=channel,
-        applicant_user_id=applicant.user_id, applicant_name=applicant.name.strip(),
-        applicant_id_kind=applicant.id_kind, applicant_id_number=applicant.id_number.strip().upper(),
-        agent_user_id=actor.user_id if actor.role == wf.WINDOW_CLERK else None, state=wf.DRAFT,
-        form_data=form_data or {}, promised_days=item.promised_days, statutory_limit=item.statutory_limit,
-        statutory_unit=item.statutory_unit, extension_days=0, clock_stopped=False, supplement_count=0,
-        created_at=at, updated_at=at, version=1, warning_level=None, request_key=request_key,
-    )
+    values = new_case_values(actor, item=item, applicant=applicant, region_code=region_code, channel=channel,
+                             window_id=window_id, at=at, unit_id=handling_unit(conn, item, region_code),
+                             request_key=request_key, form_data=form_data)
+    values["case_no"] = next_case_no(conn, at.date())
     # the whole row as stored (RETURNING): what a read of it would give, without reading it again
     row = dict(conn.execute(_INSERT_CASE, values).one()._mapping)
     event = record.append_event(conn, case_id=row["case_id"], occurred_at=at, actor_user_id=actor.user_id,
@@ -265,10 +286,10 @@ def _transition(conn: Connection, actor: Actor, case: dict[str, Any], action: st
     if action == "co_opinion":
         # A co-department acts on its own task only; it never moves the lead department's case.
         if open_task_of(conn, actor, case_id) is None:
-            if can_act(actor, _Row(case)):  # the lead department may hear why (no hint to strangers)
+            if can_act(actor, RowView(case)):  # the lead department may hear why (no hint to strangers)
                 wf.check_transition(action, case["state"], actor.role, comment)
             raise PermissionDenied("perm.no_task")
-    elif not can_act(actor, _Row(case)):
+    elif not can_act(actor, RowView(case)):
         raise PermissionDenied("perm.case_action")
     if case["version"] != expected_version:
         raise StaleVersionError("case changed since it was read")
@@ -363,7 +384,7 @@ def _issue_certificate(conn: Connection, case: dict[str, Any], result_no: str, a
 
 
 
-class _Row:
+class RowView:
     """Attribute access over a dict, for the permission checks that take rows."""
 
     def __init__(self, data: dict[str, Any]):

@@ -84,7 +84,7 @@ def store(conn: Connection, upload: Upload, *, formats: list[str], owner_user_id
                       max_bytes=max_bytes)[0]
 
 
-def _keep(upload: Upload, formats: list[str], root: Path, max_bytes: int) -> dict[str, Any]:
+def keep(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
     """Check one upload and write its bytes (once per content); returns its stored_files row but the owner."""
     ext = check_upload(upload, formats, max_bytes)
     digest = hashlib.sha256(upload.data).hexdigest()
@@ -106,7 +106,7 @@ def store_many(conn: Connection, uploads: list[tuple[Upload, list[str]]], *, own
         return []
     root = files_dir()
     at = timeutil.now()
-    rows = [dict(owner_user_id=owner_user_id, **_keep(u, formats, root, max_bytes), uploaded_at=at,
+    rows = [dict(owner_user_id=owner_user_id, **keep(u, formats, root, max_bytes), uploaded_at=at,
                  uploaded_by=uploaded_by) for u, formats in uploads]
     f = s.stored_files.c
     # rows as parameters (not .values(rows)): one compiled statement, sent as one INSERT of all rows (SQLAlchemy's

@@ -45,15 +45,23 @@ def append_event(conn: Connection, *, case_id: int, occurred_at: datetime, actor
             .where(s.case_events.c.case_id == case_id).order_by(s.case_events.c.seq.desc()).limit(1)
         ).fetchone()
         previous = (0, None) if last is None else (last.seq, last.hash)
-    seq = previous[0] + 1
-    prev = previous[1]
+    fields = event_row(case_id=case_id, seq=previous[0] + 1, prev_hash=previous[1], occurred_at=occurred_at,
+                       actor_user_id=actor_user_id, actor_role=actor_role, actor_unit_id=actor_unit_id, action=action,
+                       from_state=from_state, to_state=to_state, comment=comment, payload=payload)
+    conn.execute(_INSERT_EVENT, fields)
+    return fields
+
+
+def event_row(*, case_id: int, seq: int, prev_hash: str | None, occurred_at: datetime, actor_user_id: int | None,
+              actor_role: str, actor_unit_id: str | None, action: str, from_state: str | None, to_state: str,
+              comment: str | None = None, payload: Any = None) -> dict[str, Any]:
+    """An event as stored, its hash chained to `prev_hash` (the case's previous event's; None for the first) —
+    for append_event, and for a writer that inserts many events in one statement."""
     occurred_at = occurred_at.replace(microsecond=0)
     fields = dict(case_id=case_id, seq=seq, occurred_at=occurred_at, actor_user_id=actor_user_id,
                   actor_role=actor_role, actor_unit_id=actor_unit_id, action=action, from_state=from_state,
                   to_state=to_state, comment=comment, payload=payload)
-    digest = event_hash(prev, **fields)
-    conn.execute(_INSERT_EVENT, {**fields, "prev_hash": prev, "hash": digest})
-    return {**fields, "prev_hash": prev, "hash": digest}
+    return {**fields, "prev_hash": prev_hash, "hash": event_hash(prev_hash, **fields)}
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def find_case(db: Database, actor: Actor, case_no: str) -> int | None:
 # -- one case --------------------------------------------------------------------------------------------------
 def _is_lead(actor: Actor, case: dict[str, Any]) -> bool:
     """The actor's department handles the case (a co-department only gives its opinion)."""
-    return can_act(actor, cases._Row(case))
+    return can_act(actor, cases.RowView(case))
 
 
 def actions_for(db: Database, actor: Actor, case: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
@@ -189,7 +189,7 @@ def case_view(db: Database, actor: Actor, case_id: int, today: date | None = Non
     """Everything the case screen shows, within the actor's permissions."""
     today = today or timeutil.today()
     case = cases.get_case(db, actor, case_id)
-    row = cases._Row(case)
+    row = cases.RowView(case)
     lead = _is_lead(actor, case)
     with db.read() as conn:
         item = rules.item_of(conn, case)

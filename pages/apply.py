@@ -106,10 +106,10 @@ def act(action: str) -> None:
             if region is None:
                 state["error"] = tx("apply.choose_place")
                 return
-            repeated = applications.case_by_request_key(db, actor, state["request_key"])
-            if action == "submit" and repeated is None:
+            if action == "submit":
                 # Opened and submitted in one transaction, checked before anything is written: a refused first
-                # submit leaves no draft behind.
+                # submit leaves no draft behind. A request key that opened a case already (a double click, a draft
+                # saved before) gives that case back, marked repeated.
                 case = applications.file_new(db, actor, state["item_code"], item_version=state["item_version"],
                                              region_code=region, request_key=state["request_key"], values=values,
                                              materials=answers)
@@ -117,7 +117,7 @@ def act(action: str) -> None:
                     st.session_state[STATE] = {**submitted_state(case), "repeated": False}
                     fw.clear_widgets(f"{PREFIX}-")
                     return
-                # the same request key came in meanwhile (another tab): as a repeated start, below
+                # the key's earlier case: submitted already (shown below as repeated), or a draft to submit
             else:
                 case = applications.start(db, actor, state["item_code"], region_code=region,
                                           request_key=state["request_key"])
