@@ -142,8 +142,9 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
     `new_case`: the case was created in this transaction, so nothing was given for it yet."""
     by_seq = {m.seq: m for m in materials}
     owner = case["applicant_user_id"]
-    uploads = [(by_seq[seq].name, a) for seq, a in answers.items() if isinstance(a, files.Upload) and seq in by_seq]
-    kept = _same_locker_files(conn, owner, uploads) if owner is not None else {}
+    kept = _same_locker_files(conn, {
+        (owner, by_seq[seq].name, hashlib.sha256(a.data).hexdigest(), files.stored_name(a))
+        for seq, a in answers.items() if isinstance(a, files.Upload) and seq in by_seq}) if owner is not None else {}
     given: list[dict[str, Any]] = []
     to_store: list[tuple[int, Material, files.Upload]] = []   # (index in given, material, upload)
     for seq, answer in answers.items():
@@ -157,7 +158,7 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
             except files.FileRejected as exc:
                 raise ApplicationError(exc.key, {f"material_{seq}": (exc.key, exc.params)}, **exc.params) from exc
             # The same file saved again (a draft saved twice) reuses its locker entry instead of adding one.
-            same = kept.get((material.name, hashlib.sha256(answer.data).hexdigest(), answer.file_name))
+            same = kept.get((owner, material.name, hashlib.sha256(answer.data).hexdigest(), files.stored_name(answer)))
             if same is not None:
                 file_id, locker_id = same
             else:
@@ -184,23 +185,22 @@ def _attach(conn: Connection, case: dict[str, Any], answers: dict[int, MaterialA
         conn.execute(s.case_materials.insert(), given)   # one INSERT of all rows (insertmanyvalues), compiled once
 
 
-def _same_locker_files(conn: Connection, owner: int,
-                       uploads: list[tuple[str, files.Upload]]) -> dict[tuple[str, str, str], tuple[int, int]]:
-    """The owner's latest locker entry (file_id, locker_id) holding each of these uploads (material name, content,
-    file name) already, keyed by (name, sha256, file name) — one query for all of a form's uploads."""
-    if not uploads:
+def _same_locker_files(conn: Connection, wanted: set[tuple[int, str, str, str]]
+                       ) -> dict[tuple[int, str, str, str], tuple[int, int]]:
+    """The latest locker entry (file_id, locker_id) already holding each of these uploads — (owner, material name,
+    sha256, stored file name) each — keyed the same way; one query for all of a form's (or a batch's) uploads."""
+    if not wanted:
         return {}
-    digests = {hashlib.sha256(u.data).hexdigest() for _, u in uploads}
-    wanted = {(name, hashlib.sha256(u.data).hexdigest(), u.file_name) for name, u in uploads}
     lk, f = s.locker_items, s.stored_files
     rows = conn.execute(
-        sa.select(lk.c.locker_id, lk.c.file_id, lk.c.name, f.c.sha256, f.c.file_name)
+        sa.select(lk.c.owner_user_id, lk.c.locker_id, lk.c.file_id, lk.c.name, f.c.sha256, f.c.file_name)
         .select_from(lk.join(f, f.c.file_id == lk.c.file_id))
-        .where(lk.c.owner_user_id == owner, lk.c.kind == "material", f.c.sha256.in_(digests))
+        .where(lk.c.owner_user_id.in_({w[0] for w in wanted}), lk.c.kind == "material",
+               f.c.sha256.in_({w[2] for w in wanted}))
         .order_by(lk.c.locker_id.desc())).fetchall()
-    found: dict[tuple[str, str, str], tuple[int, int]] = {}
+    found: dict[tuple[int, str, str, str], tuple[int, int]] = {}
     for r in rows:
-        k = (r.name, r.sha256, r.file_name)
+        k = (int(r.owner_user_id), r.name, r.sha256, r.file_name)
         if k in wanted and k not in found:   # the latest entry first
             found[k] = (int(r.file_id), int(r.locker_id))
     return found
@@ -335,7 +335,7 @@ def _filing(db: Database, actor: Actor, applicant: cases.Applicant | None,
 
 
 @dataclass(frozen=True)
-class _Filing:
+class Filing:
     """One new form, checked and its uploads written to the file store, waiting for the batch that records it."""
     actor: Actor
     applicant: cases.Applicant
@@ -365,6 +365,19 @@ def file_new(db: Database, actor: Actor, item_code: str, *, item_version: int, r
     `item_version`: the version whose form was filled in (the current one when the page was drawn). A request key
     that names an earlier case (a repeated click) returns that case as `start` does — marked "repeated", not
     submitted again; a draft left by an earlier start is the caller's to submit."""
+    filing = prepare_filing(db, actor, item_code, item_version=item_version, region_code=region_code,
+                            request_key=request_key, values=values, materials=materials, applicant=applicant,
+                            window_id=window_id)
+    if isinstance(filing, dict):   # the request key's earlier case
+        return filing
+    return db.group_writer("file_new", write_filings, prepare=lambda _: db).write(filing)
+
+
+def prepare_filing(db: Database, actor: Actor, item_code: str, *, item_version: int, region_code: str,
+                   request_key: str, values: dict[str, Any], materials: dict[int, MaterialAnswer] | None = None,
+                   applicant: cases.Applicant | None = None, window_id: str | None = None) -> Filing | dict[str, Any]:
+    """file_new's part before its batch: every check that needs no transaction, the uploads' bytes written.
+    Returns the filing for the batch writer, or (a repeated request whose form no longer passes) the earlier case."""
     if actor.role == wf.APPLICANT:   # the account as last read here; the batch compares it with the account's row
         applicant, channel = _applicant_hint(db, actor.user_id), "online"
     else:
@@ -390,10 +403,9 @@ def file_new(db: Database, actor: Actor, item_code: str, *, item_version: int, r
     root = files.files_dir()
     kept = {seq: files.keep(a, by_seq[seq].formats, root) for seq, a in answers.items()
             if isinstance(a, files.Upload) and seq in by_seq}
-    filing = _Filing(actor=actor, applicant=applicant, channel=channel, window_id=window_id, item_code=item_code,
-                     item_version=item_version, region_code=region_code, request_key=request_key,
-                     values=dict(values), answers=answers, kept=kept, at=timeutil.now().replace(microsecond=0))
-    return db.group_writer("file_new", _write_filings, prepare=lambda _: db).write(filing)
+    return Filing(actor=actor, applicant=applicant, channel=channel, window_id=window_id, item_code=item_code,
+                   item_version=item_version, region_code=region_code, request_key=request_key,
+                   values=dict(values), answers=answers, kept=kept, at=timeutil.now().replace(microsecond=0))
 
 
 _CASE_COLUMNS = tuple(c.name for c in s.cases.c)
@@ -403,7 +415,7 @@ _CURRENT_ITEMS = sa.select(
 ).where(s.items.c.is_current)
 
 
-def _write_filings(conn: Connection, filings: Sequence[_Filing], db: Database) -> list[Any]:
+def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> list[Any]:
     """Record a batch of new forms — file_new's transaction for each: the case opened and submitted (one row in
     its submitted state, with both events of its record), its uploads stored and put in the applicant's locker,
     its materials listed. One query per kind of fact checked and one INSERT per table for the whole batch. A
@@ -411,8 +423,10 @@ def _write_filings(conn: Connection, filings: Sequence[_Filing], db: Database) -
     gets its own error and writes nothing."""
     filings = _with_current_accounts(conn, db, filings)
     keys = {f.request_key for f in filings}
-    earlier = {r.request_key: dict(r._mapping)
-               for r in conn.execute(sa.select(s.cases).where(s.cases.c.request_key.in_(keys)))}
+    # the keys' cases (narrow: a key is almost always new), whole rows only for those found
+    found_keys = conn.execute(sa.select(s.cases.c.case_id).where(s.cases.c.request_key.in_(keys))).scalars().all()
+    earlier = {r.request_key: dict(r._mapping) for r in conn.execute(
+        sa.select(s.cases).where(s.cases.c.case_id.in_(found_keys)))} if found_keys else {}
     items = {r.item_code: r for r in conn.execute(
         _CURRENT_ITEMS.where(s.items.c.item_code.in_({f.item_code for f in filings})))}
     candidates = {u for f in filings if f.item_code in items
@@ -422,12 +436,17 @@ def _write_filings(conn: Connection, filings: Sequence[_Filing], db: Database) -
         sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id.in_(candidates)))))
     places, units = found - candidates, {u: True for u in found & candidates}
     calendar = calendar_store.calendar_on(conn, db)
-    in_locker = _locker_files(conn, {f.applicant.user_id: list(f.kept.values()) for f in filings
-                                     if f.applicant.user_id is not None})
+    wanted = set()   # every upload as a locker entry would hold it: (owner, material name, sha256, file name)
+    for f in filings:
+        if f.applicant.user_id is not None and f.item_code in items:
+            names = {m.seq: m.name for m in item_materials(db, f.item_code, items[f.item_code].version)}
+            wanted |= {(f.applicant.user_id, names[seq], row["sha256"], row["file_name"])
+                       for seq, row in f.kept.items() if seq in names}
+    in_locker = _same_locker_files(conn, wanted)
 
     outcomes: list[Any] = []
     planned: list[tuple[int, dict[str, Any], dict[int, Any]]] = []   # (filing, its case row, material -> answer)
-    new_files: list[tuple[_Filing, str, dict[str, Any]]] = []        # (filing, material name, stored_files row)
+    new_files: list[tuple[Filing, str, dict[str, Any]]] = []        # (filing, material name, stored_files row)
     new_file_of: dict[tuple[int | None, str, str, str], int] = {}    # the same upload twice in a batch: kept once
     by_key: dict[str, dict[str, Any]] = {}
     for n, f in enumerate(filings):
@@ -490,8 +509,9 @@ def _write_filings(conn: Connection, filings: Sequence[_Filing], db: Database) -
         return outcomes
 
     # ids from the sequences, many per statement; the case number's serial as next_case_no takes it
-    case_ids = conn.execute(_NEXT_CASE_IDS, {"n": len(planned)}).all()
-    file_ids = conn.execute(_NEXT_FILE_IDS, {"n": len(new_files)}).all() if new_files else []
+    ids = conn.execute(_NEXT_IDS, {"cases": len(planned), "uploads": len(new_files)}).all()
+    case_ids = [(a, b) for kind, a, b in ids if kind == 1]
+    file_ids = [(a, b) for kind, a, b in ids if kind == 2]
     file_rows: list[dict[str, Any]] = []
     locker_rows: list[dict[str, Any]] = []
     for (f, name, row), (file_id, locker_id) in zip(new_files, file_ids):
@@ -559,7 +579,7 @@ def _applicant_hint(db: Database, user_id: int) -> cases.Applicant:
     return found
 
 
-def _with_current_accounts(conn: Connection, db: Database, filings: Sequence[_Filing]) -> list[_Filing]:
+def _with_current_accounts(conn: Connection, db: Database, filings: Sequence[Filing]) -> list[Filing]:
     """The filings with their applicants' accounts as this transaction reads them: an applicant whose name or
     identifier changed since file_new's checks gets the current ones, and the checks are made again (a refusal
     is that filing's outcome)."""
@@ -583,27 +603,11 @@ def _with_current_accounts(conn: Connection, db: Database, filings: Sequence[_Fi
     return out
 
 
-_NEXT_CASE_IDS = sa.text("SELECT nextval('case_id_seq'), nextval('case_no_seq') FROM generate_series(1, :n)")
-_NEXT_FILE_IDS = sa.text("SELECT nextval('file_id_seq'), nextval('locker_id_seq') FROM generate_series(1, :n)")
-
-
-def _locker_files(conn: Connection, uploads: dict[int, list[dict[str, Any]]]) -> dict[tuple[int, str, str, str],
-                                                                                      tuple[int, int]]:
-    """The owners' latest locker entries (file_id, locker_id) holding these uploads already, keyed by (owner,
-    material name, sha256, file name) — _same_locker_files for a batch, in one query."""
-    digests = {row["sha256"] for rows in uploads.values() for row in rows}
-    if not digests:
-        return {}
-    lk, f = s.locker_items, s.stored_files
-    rows = conn.execute(
-        sa.select(lk.c.owner_user_id, lk.c.locker_id, lk.c.file_id, lk.c.name, f.c.sha256, f.c.file_name)
-        .select_from(lk.join(f, f.c.file_id == lk.c.file_id))
-        .where(lk.c.owner_user_id.in_(list(uploads)), lk.c.kind == "material", f.c.sha256.in_(digests))
-        .order_by(lk.c.locker_id.desc())).fetchall()
-    found: dict[tuple[int, str, str, str], tuple[int, int]] = {}
-    for r in rows:
-        found.setdefault((int(r.owner_user_id), r.name, r.sha256, r.file_name), (int(r.file_id), int(r.locker_id)))
-    return found
+# A batch's ids in one statement: (case id, case number serial) for each new case, then (file id, locker id) for
+# each new upload (the kind column tells which); every value from its sequence, as the columns' defaults take them.
+_NEXT_IDS = sa.text("SELECT 1 AS kind, nextval('case_id_seq'), nextval('case_no_seq') FROM generate_series(1, :cases) "
+                    "UNION ALL "
+                    "SELECT 2, nextval('file_id_seq'), nextval('locker_id_seq') FROM generate_series(1, :uploads)")
 
 
 def last_supplement_request(db: Database, actor: Actor, case_id: int) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -84,17 +85,42 @@ def store(conn: Connection, upload: Upload, *, formats: list[str], owner_user_id
                       max_bytes=max_bytes)[0]
 
 
+def stored_name(upload: Upload) -> str:
+    """The file name kept for an upload: its last part, at most 200 characters."""
+    return Path(upload.file_name).name[:200]
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write a new file so that it survives a crash once this returns — before the row naming it is committed:
+    the bytes fsynced under a temporary name of this thread's own (two uploads of the same content may be written
+    at once), renamed into place, and the directory entry fsynced. (Measured here: with 8 writers this costs
+    less than leaving the bytes to the kernel, whose later flush then stalls the database's own fsync.)"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def keep(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
     """Check one upload and write its bytes (once per content); returns its stored_files row but the owner."""
     ext = check_upload(upload, formats, max_bytes)
     digest = hashlib.sha256(upload.data).hexdigest()
     path = root / digest[:2] / digest
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(upload.data)
-        os.replace(tmp, path)
-    return dict(file_name=Path(upload.file_name).name[:200], extension=ext, size_bytes=len(upload.data),
+        write_durably(path, upload.data)
+    return dict(file_name=stored_name(upload), extension=ext, size_bytes=len(upload.data),
                 sha256=digest, storage_path=str(path.relative_to(root)))
 
 
