@@ -448,14 +448,21 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
     planned: list[tuple[int, dict[str, Any], dict[int, Any]]] = []   # (filing, its case row, material -> answer)
     new_files: list[tuple[Filing, str, dict[str, Any]]] = []        # (filing, material name, stored_files row)
     new_file_of: dict[tuple[int | None, str, str, str], int] = {}    # the same upload twice in a batch: kept once
-    by_key: dict[str, dict[str, Any]] = {}
+    by_key: dict[str, tuple[int, dict[str, Any]]] = {}   # a key filed in this batch: (its filing, its case)
+    repeats: list[tuple[int, int]] = []                   # (a repeated click in this batch, the filing it repeats)
     for n, f in enumerate(filings):
         try:
-            found = earlier.get(f.request_key) or by_key.get(f.request_key)
-            if found is not None:   # a repeated click, also within this batch
-                outcomes.append({**cases.repeated_request(found, f.actor, item_code=f.item_code,
+            if f.request_key in earlier:   # a repeated click
+                outcomes.append({**cases.repeated_request(earlier[f.request_key], f.actor, item_code=f.item_code,
                                                           region_code=f.region_code, applicant=f.applicant),
                                  "repeated": True})
+                continue
+            if f.request_key in by_key:   # a repeated click within this batch: the first one's case, once it has an id
+                first, case = by_key[f.request_key]
+                cases.repeated_request(case, f.actor, item_code=f.item_code, region_code=f.region_code,
+                                       applicant=f.applicant)
+                repeats.append((n, first))
+                outcomes.append(None)
                 continue
             item = items.get(f.item_code)
             if item is None or item.status != "published":
@@ -501,7 +508,7 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
                         raise ApplicationError("material.locker_not_yours")
                     given[seq] = _locker_answer(conn, owner, material, int(answer))
             planned.append((n, case, given))
-            by_key[f.request_key] = case
+            by_key[f.request_key] = (n, case)
             outcomes.append(None)
         except (ApplicationError, cases.CaseError, PermissionDenied, wf.WorkflowError) as exc:
             outcomes.append(exc)
@@ -547,6 +554,8 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
             material_rows.append(dict(case_id=case["case_id"], material_seq=seq, round=0, file_id=file_id,
                                       locker_id=locker_id, provided_at=f.at, provided_by=f.actor.user_id))
         outcomes[n] = {**dict.fromkeys(_CASE_COLUMNS), **case}
+    for n, first in repeats:
+        outcomes[n] = {**outcomes[first], "repeated": True}
     new_locker = iter(locker_rows)
     for index, (f, _, _) in enumerate(new_files):
         if f.applicant.user_id is not None:

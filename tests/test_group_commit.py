@@ -1,0 +1,224 @@
+"""Group commit (app/group_commit.py) and the batch that records new applications (applications.write_filings), on
+DuckDB and PostgreSQL: requests waiting behind a batch are written together; each caller gets its own outcome; a
+batch whose transaction fails is written again request by request, so the error lands on its cause and nothing of
+the others is lost; within one batch a refused filing writes nothing, a double click files one case, and every
+case's record verifies; uploads are on disk, whole, before their rows."""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from app import applications as apps
+from app import files, record_check
+from app import schema as s
+from app import workflow as wf
+from app.cases import CaseError
+from app.group_commit import GroupWriter
+from tests.test_applications import ITEM, person_values
+from tests.test_submission_path import VILLAGE, _distinct_uploads, _events, _materials
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+def _audit_rows(db, marker: str) -> list[str]:  # noqa: ANN001
+    with db.read() as conn:
+        return sorted(conn.execute(sa.select(s.audit_log.c.detail).where(s.audit_log.c.action == marker)).scalars())
+
+
+def _note(conn, marker: str, request: str) -> None:  # noqa: ANN001
+    """A real row per request (the audit log takes any text): what a batch wrote is countable afterwards."""
+    conn.execute(s.audit_log.insert().values(occurred_at=datetime(2026, 11, 26, 12), action=marker, detail=request))
+
+
+def _in_threads(writer: GroupWriter, requests: list[str]) -> dict[str, object]:
+    """Each request written from a thread of its own; returns each one's result or the exception it raised."""
+    out: dict[str, object] = {}
+
+    def one(r: str) -> None:
+        try:
+            out[r] = writer.write(r)
+        except Exception as exc:  # noqa: BLE001 - the caller's own outcome
+            out[r] = exc
+
+    threads = [threading.Thread(target=one, args=(r,)) for r in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return out
+
+
+def test_requests_waiting_behind_a_batch_are_written_together(seeded_db):
+    db, marker = seeded_db, f"gc-{key()[:8]}"
+    first_in, release, sizes = threading.Event(), threading.Event(), []
+
+    def flush(conn, requests, _context):  # noqa: ANN001, ANN202
+        sizes.append(len(requests))
+        if len(sizes) == 1:   # the first batch is held open until the others are waiting behind it
+            first_in.set()
+            assert release.wait(10)
+        for r in requests:
+            _note(conn, marker, r)
+        return [r.upper() for r in requests]
+
+    writer = GroupWriter(db, flush)
+    lead = threading.Thread(target=writer.write, args=("a",))
+    lead.start()
+    assert first_in.wait(10)
+    others = {}
+    waiting = threading.Thread(target=lambda: others.update(_in_threads(writer, ["b", "c", "d", "e"])))
+    waiting.start()
+    deadline = time.time() + 10
+    while len(writer._queue) < 4 and time.time() < deadline:  # noqa: SLF001 - the four are queued
+        time.sleep(0.01)
+    release.set()
+    lead.join(10)
+    waiting.join(30)
+    assert others == {"b": "B", "c": "C", "d": "D", "e": "E"}
+    assert sizes == [1, 4]
+    assert (writer.batches, writer.requests) == (2, 5)
+    assert _audit_rows(db, marker) == ["a", "b", "c", "d", "e"]
+
+
+def test_a_refusal_is_its_own_callers_and_the_others_are_written(seeded_db):
+    db, marker = seeded_db, f"gc-{key()[:8]}"
+
+    def flush(conn, requests, _context):  # noqa: ANN001, ANN202
+        out = []
+        for r in requests:
+            if r == "bad":
+                out.append(CaseError("case.region_unknown", region="x"))
+            else:
+                _note(conn, marker, r)
+                out.append(r)
+        return out
+
+    outcomes = _in_threads(GroupWriter(db, flush), ["one", "bad", "two"])
+    assert outcomes["one"] == "one" and outcomes["two"] == "two"
+    assert isinstance(outcomes["bad"], CaseError) and outcomes["bad"].key == "case.region_unknown"
+    assert _audit_rows(db, marker) == ["one", "two"]
+
+
+def test_a_failed_batch_is_written_again_request_by_request(seeded_db):
+    """A database error fails the whole transaction: nothing of that batch stays, and each of its requests is
+    written again alone — the good ones land, the error goes to the request that caused it."""
+    db, marker = seeded_db, f"gc-{key()[:8]}"
+    first_in, release, sizes = threading.Event(), threading.Event(), []
+
+    def flush(conn, requests, _context):  # noqa: ANN001, ANN202
+        sizes.append(len(requests))
+        if len(sizes) == 1:
+            first_in.set()
+            assert release.wait(10)
+        for r in requests:
+            _note(conn, marker, r)
+            if r == "poison":
+                conn.execute(sa.text("SELECT * FROM no_such_table"))
+        return list(requests)
+
+    writer = GroupWriter(db, flush)
+    lead = threading.Thread(target=writer.write, args=("first",))
+    lead.start()
+    assert first_in.wait(10)
+    outcomes = {}
+    waiting = threading.Thread(target=lambda: outcomes.update(_in_threads(writer, ["x", "poison", "y"])))
+    waiting.start()
+    deadline = time.time() + 10
+    while len(writer._queue) < 3 and time.time() < deadline:  # noqa: SLF001
+        time.sleep(0.01)
+    release.set()
+    lead.join(10)
+    waiting.join(30)
+    assert sizes[:2] == [1, 3] and sorted(sizes[2:]) == [1, 1, 1]   # the batch of three failed, then one by one
+    assert outcomes["x"] == "x" and outcomes["y"] == "y"
+    assert isinstance(outcomes["poison"], sa.exc.DBAPIError)
+    assert _audit_rows(db, marker) == ["first", "x", "y"]
+
+
+# -- the batch of new applications ------------------------------------------------------------------------
+def _filing(db, actor, request_key: str, region: str = VILLAGE):  # noqa: ANN001, ANN202
+    version = apps.published_item(db, ITEM)["version"]
+    return apps.prepare_filing(db, actor, ITEM, item_version=version, region_code=region, request_key=request_key,
+                               values=person_values(db, actor), materials=_distinct_uploads(db, key()))
+
+
+def test_one_batch_files_each_case_whole_and_refuses_only_the_bad_one(seeded_db, tmp_path, monkeypatch):
+    db = seeded_db
+    monkeypatch.setenv("EZZ_FILES_DIR", str(tmp_path))
+    a = db.actors["applicant"]
+    twice = key()
+    batch = [_filing(db, a, key()), _filing(db, a, key(), region="420704999999"), _filing(db, a, twice),
+             _filing(db, a, twice), _filing(db, a, key())]
+    outcomes = db.write(lambda conn: apps.write_filings(conn, batch, db))
+
+    assert isinstance(outcomes[1], CaseError) and outcomes[1].key == "case.region_unknown"
+    filed = [outcomes[i] for i in (0, 2, 4)]
+    assert all(o["state"] == wf.SUBMITTED and not o.get("repeated") for o in filed)
+    assert len({o["case_no"] for o in filed}) == 3
+    # the double click within the batch: the second gets the first one's case, marked repeated
+    assert outcomes[3]["repeated"] and outcomes[3]["case_id"] == outcomes[2]["case_id"]
+    with db.read() as conn:
+        keys = conn.execute(sa.select(sa.func.count()).select_from(s.cases)
+                            .where(s.cases.c.request_key.in_([f.request_key for f in batch]))).scalar_one()
+    assert keys == 3   # the refused filing wrote no case
+    for o in filed:
+        events = _events(db, o["case_id"])
+        assert [(e.seq, e.action, e.to_state) for e in events] == [(1, "create", wf.DRAFT), (2, "submit", wf.SUBMITTED)]
+        assert o["version"] == 2 and o["promised_due"] is not None and o["warning_level"] == "green"
+        mats = _materials(db, o["case_id"])
+        assert mats and all(m.kind == "material" and m.locker_owner == a.user_id for m in mats)
+        for m in mats:   # every upload's bytes are on disk, whole, under their digest
+            assert hashlib.sha256((tmp_path / m.sha256[:2] / m.sha256).read_bytes()).hexdigest() == m.sha256
+    checked, _events_checked, problems = record_check.verify(db, case_ids=[o["case_id"] for o in filed])
+    assert checked == 3 and problems == []
+    assert not list(tmp_path.rglob("*.part"))   # no temporary file is left behind
+
+
+def test_an_account_changed_after_the_checks_is_filed_as_it_is_now(seeded_db):
+    """file_new checks the form against the applicant's account as last read in the process; the batch reads the
+    account again, so a changed identifier is never filed under the old one (the form's ID no longer matches)."""
+    from app import auth
+    from app.validators import make_resident_id
+
+    db = seeded_db
+    n = uuid.uuid4().int % 300
+
+    def work(conn):  # noqa: ANN001, ANN202
+        return auth.create_user(conn, username=f"gc_{key()[:12]}", password=None, password_hash=auth.hash_password(
+            "Ezhou@2026"), display_name="批次测试", role=wf.APPLICANT, id_kind="resident_id",
+            id_number=make_resident_id("420704", date(1971, 1, 1 + n % 28), 100 + n))
+
+    person = auth.actor_for(db, db.write(work))
+    filing = _filing(db, person, key())
+    changed = make_resident_id("420704", date(1990, 5, 6), 777)
+    with db.engine.begin() as conn:
+        conn.execute(s.users.update().where(s.users.c.user_id == person.user_id).values(id_number=changed))
+    [outcome] = db.write(lambda conn: apps.write_filings(conn, [filing], db))
+    assert isinstance(outcome, apps.ApplicationError) and "applicant_id" in outcome.problems
+
+
+def test_two_uploads_of_one_content_at_once_both_land(tmp_path):
+    """Eight applicants sending the same file at the same moment: each write has a temporary name of its own."""
+    data = b"%PDF-1.4\n" + (b"x" * 200_000)
+    target = tmp_path / "ab" / "cd"
+    errors: list[Exception] = []
+
+    def write() -> None:
+        try:
+            files.write_durably(target, data)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and target.read_bytes() == data and not list(tmp_path.rglob("*.part"))
