@@ -7,11 +7,12 @@ checked unique and every submitted case's hash-chained record verified. Printed 
     .venv/bin/python -m bench.submissions --runs pg1,pg2,pg2x8 --count 4000 --material-kb 256
     .venv/bin/python -m bench.submissions --profile 200                    # cProfile of 200 DuckDB submissions
 
-One submission is what pages/apply.py does when an applicant presses 提交 on a new form: look for a case of the
-same request key (a repeated click), then open and submit the case in one transaction (applications.file_new:
-the form and the materials checked first, as check_application, then the case opened and submitted with the form
-answers and the five materials of 食品经营许可 as uploads — files stored content-addressed under EZZ_FILES_DIR,
-locker entries, the create and submit events of the record).
+One submission is what pages/apply.py does when an applicant presses 提交 on a new form: applications.file_new —
+the form and the materials checked first, as check_application, the five materials of 食品经营许可 written
+(fsynced, content-addressed under EZZ_FILES_DIR, beside the database file), then the case opened and submitted in
+one transaction with the form answers, its files, locker entries and the create and submit events of its record.
+Filings that arrive together share that transaction (app/group_commit.py); "per batch" is the mean number of
+submissions per transaction.
 Every submitter is its own applicant account; every upload has its own content (nothing is deduplicated away).
 
 Runs (--runs, comma-separated):
