@@ -2,8 +2,8 @@
 record the applicant, choose the item and the place, fill the generated form, record the scanned materials
 received, submit, and hand over the receipt.
 
-The form and the uploaders are app/ui/form_widgets.py's, shared with 我要办. The case is opened
-(applications.start) only when the clerk submits, under a request key fixed by this form instance, the
+The form and the uploaders are app/ui/form_widgets.py's, shared with 我要办. The case is opened and submitted
+(applications.file_new) only when the clerk submits, under a request key fixed by this form instance, the
 applicant, the item and the place: a double click, or a run interrupted between opening and submitting,
 files one case.
 """
@@ -123,8 +123,10 @@ def submit_application(item: dict, place: str) -> None:
                              id_number=applicant["id_number"], user_id=applicant["user_id"])
     request_key = f"window-{instance}-{applicant['user_id']}-{item['item_code']}-{item['version']}-{place}"
     try:
-        case = applications.start(db, actor, item["item_code"], region_code=place, request_key=request_key,
-                                  applicant=person)
+        # Opened and submitted in one transaction (recorded with whatever else is being filed); the request key's
+        # earlier case comes back instead — submitted already, or a draft an interrupted run left, submitted here.
+        case = applications.file_new(db, actor, item["item_code"], item_version=item["version"], region_code=place,
+                                     request_key=request_key, values=values, materials=scans, applicant=person)
         if case["state"] == wf.DRAFT:
             try:
                 case = applications.submit(db, actor, case["case_id"], expected_version=case["version"],

@@ -286,27 +286,30 @@ def test_double_submit_files_one_case(page_env):
     assert case_row(db, first.session_state["wi_done"]["case_id"]).state == wf.SUBMITTED
 
 
-def test_a_run_interrupted_between_opening_and_submitting_resumes_the_same_draft(page_env, monkeypatch):
+def test_a_submit_whose_recording_fails_leaves_nothing_and_the_next_files_one_case(page_env, monkeypatch):
+    """Opening and submitting are one transaction: when it fails (here: the database refuses the batch's last
+    INSERT once) the clerk is told, no draft or half case stays, and pressing 提交 again files exactly one case."""
     db = page_env
     clerk = make_clerk(db, VILLAGE_UNIT)
     applicant = applicant_of(db, db.actors["applicant"])
-    real_submit = applications.submit
+    real_insert = applications.bulk_insert
     calls = []
 
-    def interrupted_once(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        calls.append(1)
-        if len(calls) == 1:
-            raise applications.ApplicationError("case.conflict")
-        return real_submit(*args, **kwargs)
+    def fails_once(conn, table, rows):  # noqa: ANN001, ANN202
+        real_insert(conn, table, rows)
+        if table is s.case_materials:
+            calls.append(1)
+            if len(calls) == 1:
+                raise applications.ApplicationError("case.conflict")
 
-    monkeypatch.setattr(applications, "submit", interrupted_once)
+    monkeypatch.setattr(applications, "bulk_insert", fails_once)
     at = find(open_page("window_intake.py", clerk), applicant.id_number)
     choose_item(at)
     fill_food_form(at)
     attach_all(at)
     submit(at)
     assert "系统繁忙" in messages(at.error)
-    assert count_cases(db, agent_user_id=clerk.user_id, state=wf.DRAFT) == 1
+    assert count_cases(db, agent_user_id=clerk.user_id) == 0
     submit(at)
     assert "wi_done" in at.session_state
     assert count_cases(db, agent_user_id=clerk.user_id) == 1
