@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from app import alarms, calendar_store, cases, files, forms, inquiries, record, timeutil
 from app import schema as s
 from app import workflow as wf
-from app.db import Database, bulk_insert
+from app.db import Database, bulk_insert_all
 from app.permissions import Actor, PermissionDenied, can_act
 from app.validators import validate_credit_code, validate_resident_id
 
@@ -560,9 +560,8 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
     for index, (f, _, _) in enumerate(new_files):
         if f.applicant.user_id is not None:
             next(new_locker)["source_case_id"] = source_of[index]
-    for table, rows in ((s.cases, case_rows), (s.case_events, events), (s.stored_files, file_rows),
-                        (s.locker_items, locker_rows), (s.case_materials, material_rows)):
-        bulk_insert(conn, table, rows)
+    bulk_insert_all(conn, [(s.cases, case_rows), (s.case_events, events), (s.stored_files, file_rows),
+                           (s.locker_items, locker_rows), (s.case_materials, material_rows)])
     return outcomes
 
 

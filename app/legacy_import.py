@@ -55,7 +55,7 @@ from app import schema as s
 from app import workflow as wf
 from app.config import DATA_DIR
 from app.applications import complaint_days
-from app.db import Database
+from app.db import Database, bulk_insert
 from app.i18n import t
 from app.legacy_read import DEFAULT_TIME_FORMATS, BadTime, Sheet, UnreadableFile, parse_time, read_sheet
 from app.validators import mask_id, normalize_id, validate_credit_code, validate_resident_id
@@ -945,56 +945,6 @@ def _reserve(conn: Connection, sequence: str, n: int, duckdb: bool) -> list[int]
     else:
         q = sa.text(f"SELECT nextval('{sequence}') FROM generate_series(1, :n)")
     return sorted(int(r[0]) for r in conn.execute(q, {"n": n}))
-
-
-def _arrow_type(column: sa.Column) -> Any:
-    import pyarrow as pa
-
-    kind = column.type
-    if isinstance(kind, sa.BigInteger):
-        return pa.int64()
-    if isinstance(kind, sa.Integer):
-        return pa.int32()
-    if isinstance(kind, sa.Boolean):
-        return pa.bool_()
-    if isinstance(kind, sa.DateTime):
-        return pa.timestamp("us")
-    if isinstance(kind, sa.Date):
-        return pa.date32()
-    return pa.string()
-
-
-_JSON = s.JSONText()
-
-
-def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows inside the caller's transaction: Arrow into DuckDB, COPY into PostgreSQL (row-by-row
-    INSERTs would make a 20,000-case import take minutes). JSON columns are encoded exactly as JSONText does."""
-    if not rows:
-        return
-    names = list(rows[0])
-    json_cols = {n for n in names if isinstance(table.c[n].type, s.JSONText)}
-
-    def value(row: dict[str, Any], name: str) -> Any:
-        return _JSON.process_bind_param(row[name], None) if name in json_cols else row[name]
-
-    driver = conn.connection.driver_connection
-    if conn.dialect.name == "duckdb":
-        import pyarrow as pa
-
-        arrow = pa.table({n: pa.array([value(r, n) for r in rows], type=_arrow_type(table.c[n])) for n in names})
-        view = f"legacy_{table.name}"
-        driver.register(view, arrow)
-        try:
-            cols = ", ".join(names)
-            driver.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {view}")
-        finally:
-            driver.unregister(view)
-    else:
-        with driver.cursor() as cur:
-            with cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(tuple(value(r, n) for n in names))
 
 
 def _crash_after() -> int | None:

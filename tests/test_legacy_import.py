@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from app import calendar_store, files, legacy_import, legacy_read, legacy_report, record_check
 from app import schema as s
 from app import workflow as wf
+from app.db import bulk_insert
 from app.validators import make_credit_code, make_resident_id
 from pipelines import import_legacy, marts
 from tests.conftest import drop_database, make_database
@@ -590,7 +591,7 @@ def test_bulk_insert_matches_the_orm_encoding(tmp_path):
                actor_unit_id="U-4207-SCJG", action="accept", from_state="submitted", to_state="accepted",
                comment="同意", payload={"b": 1, "a": "甲"}, prev_hash=None, hash="x")
     with db.engine.begin() as conn:
-        legacy_import.bulk_insert(conn, s.case_events, [row])
+        bulk_insert(conn, s.case_events, [row])
     with db.read() as conn:
         raw = conn.execute(sa.text("SELECT payload FROM case_events")).scalar_one()
         back = conn.execute(sa.select(s.case_events.c.payload)).scalar_one()

@@ -139,14 +139,13 @@ def test_file_new_refused_in_its_transaction_keeps_nothing(seeded_db, monkeypatc
                          for t in (s.cases, s.stored_files, s.locker_items, s.case_events, s.case_materials))
 
     start = counts()
-    real = apps.bulk_insert
+    real = apps.bulk_insert_all
 
-    def failing(conn, table, rows):  # noqa: ANN001, ANN202 - fails after every row of the submission is written
-        real(conn, table, rows)
-        if table is s.case_materials:   # the last table the batch writes
-            raise cases.CaseError("case.test_failure")
+    def failing(conn, tables):  # noqa: ANN001, ANN202 - fails after every row of the submission is written
+        real(conn, tables)
+        raise cases.CaseError("case.test_failure")
 
-    monkeypatch.setattr(apps, "bulk_insert", failing)
+    monkeypatch.setattr(apps, "bulk_insert_all", failing)
     request_key = key()
     with pytest.raises(cases.CaseError):
         apps.file_new(db, a, ITEM, item_version=apps.published_item(db, ITEM)["version"], region_code=VILLAGE,

@@ -287,22 +287,20 @@ def test_double_submit_files_one_case(page_env):
 
 
 def test_a_submit_whose_recording_fails_leaves_nothing_and_the_next_files_one_case(page_env, monkeypatch):
-    """Opening and submitting are one transaction: when it fails (here: the database refuses the batch's last
-    INSERT once) the clerk is told, no draft or half case stays, and pressing 提交 again files exactly one case."""
+    """Opening and submitting are one transaction: when it fails (here: once, after the batch's INSERTs) the clerk is told, no draft or half case stays, and pressing 提交 again files exactly one case."""
     db = page_env
     clerk = make_clerk(db, VILLAGE_UNIT)
     applicant = applicant_of(db, db.actors["applicant"])
-    real_insert = applications.bulk_insert
+    real_insert = applications.bulk_insert_all
     calls = []
 
-    def fails_once(conn, table, rows):  # noqa: ANN001, ANN202
-        real_insert(conn, table, rows)
-        if table is s.case_materials:
-            calls.append(1)
-            if len(calls) == 1:
-                raise applications.ApplicationError("case.conflict")
+    def fails_once(conn, tables):  # noqa: ANN001, ANN202
+        real_insert(conn, tables)
+        calls.append(1)
+        if len(calls) == 1:
+            raise applications.ApplicationError("case.conflict")
 
-    monkeypatch.setattr(applications, "bulk_insert", fails_once)
+    monkeypatch.setattr(applications, "bulk_insert_all", fails_once)
     at = find(open_page("window_intake.py", clerk), applicant.id_number)
     choose_item(at)
     fill_food_form(at)
