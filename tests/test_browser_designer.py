@@ -37,6 +37,7 @@ from tests.test_browser_portal import (  # noqa: F401 - the scans fixture is use
     idle,
     scans,
     shot_on_failure,
+    submit_application,
     text_field,
     type_into,
     upload_materials,
@@ -147,8 +148,7 @@ def test_an_item_designed_on_the_screen_is_applied_for_accepted_and_looked_up(ne
         uploaded = upload_materials(body, scans)
         assert len(uploaded) == 2, uploaded
         idle(home)
-        body.get_by_role("button", name="提交申请").click()
-        case_no = case_number_in(body.get_by_test_id("stAlert").filter(has_text="申请已提交"))
+        case_no = submit_application(body)
         steps.done("apply")
 
     # 3. The department's officer accepts it.

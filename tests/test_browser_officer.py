@@ -46,6 +46,7 @@ from tests.test_browser_portal import (
     pdf_text,
     save_screenshot,
     shot_on_failure,
+    submit_application,
     text_field,
     type_into,
     upload_materials,
@@ -235,8 +236,7 @@ def test_hotel_licence_from_application_to_certificate(new_page, scans, tmp_path
         body.get_by_test_id("stCheckbox").filter(has_text="本人承诺所填信息及所交材料真实有效").locator("label").click()
         uploaded = upload_materials(body, scans)
         assert len(uploaded) == 8, uploaded  # every material of the item is mandatory
-        body.get_by_role("button", name="提交申请").click()
-        case_no = case_number_in(body.get_by_test_id("stAlert").filter(has_text="申请已提交"))
+        case_no = submit_application(body)
         steps.done("apply online (8 uploads)")
 
     # 2. The 公安 officer opens it from the queue and accepts it.
