@@ -370,7 +370,7 @@ def file_new(db: Database, actor: Actor, item_code: str, *, item_version: int, r
                             window_id=window_id)
     if isinstance(filing, dict):   # the request key's earlier case
         return filing
-    return db.group_writer("file_new", write_filings, prepare=lambda _: db).write(filing)
+    return db.group_writer("file_new", write_filings).write(filing)
 
 
 def prepare_filing(db: Database, actor: Actor, item_code: str, *, item_version: int, region_code: str,
@@ -409,10 +409,6 @@ def prepare_filing(db: Database, actor: Actor, item_code: str, *, item_version: 
 
 
 _CASE_COLUMNS = tuple(c.name for c in s.cases.c)
-_CURRENT_ITEMS = sa.select(
-    *(s.items.c[k] for k in ("item_code", "version", "status", "dept_code", "handling_levels", "promised_days",
-                             "statutory_limit", "statutory_unit"))
-).where(s.items.c.is_current)
 
 
 def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> list[Any]:
@@ -428,7 +424,7 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
     earlier = {r.request_key: dict(r._mapping) for r in conn.execute(
         sa.select(s.cases).where(s.cases.c.case_id.in_(found_keys)))} if found_keys else {}
     items = {r.item_code: r for r in conn.execute(
-        _CURRENT_ITEMS.where(s.items.c.item_code.in_({f.item_code for f in filings})))}
+        cases.CURRENT_ITEMS.where(s.items.c.item_code.in_({f.item_code for f in filings})))}
     candidates = {u for f in filings if f.item_code in items
                   for u in cases.unit_candidates(items[f.item_code], f.region_code)}
     found = set(conn.scalars(sa.union_all(   # the places and the units that could handle them: one query
@@ -494,7 +490,9 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
                 if material is None:
                     raise ApplicationError("material.unknown")
                 if isinstance(answer, files.Upload):
-                    row = f.kept[seq]
+                    row = f.kept.get(seq)
+                    if row is None:   # a material of a version published since, which the form did not have
+                        raise ApplicationError("material.unknown")
                     key = (owner, material.name, row["sha256"], row["file_name"])
                     if key in in_locker:   # the same file in the owner's locker already: its entry is reused
                         given[seq] = in_locker[key]
@@ -519,17 +517,7 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
     ids = conn.execute(_NEXT_IDS, {"cases": len(planned), "uploads": len(new_files)}).all()
     case_ids = [(a, b) for kind, a, b in ids if kind == 1]
     file_ids = [(a, b) for kind, a, b in ids if kind == 2]
-    file_rows: list[dict[str, Any]] = []
-    locker_rows: list[dict[str, Any]] = []
-    for (f, name, row), (file_id, locker_id) in zip(new_files, file_ids):
-        owner = f.applicant.user_id
-        file_rows.append(dict(row, file_id=file_id, owner_user_id=owner, uploaded_at=f.at,
-                              uploaded_by=f.actor.user_id))
-        if owner is not None:
-            locker_rows.append(dict(locker_id=locker_id, owner_user_id=owner, kind="material", name=name,
-                                    file_id=file_id, source_case_id=None, item_code=None, certificate_no=None,
-                                    issued_on=None, expires_on=None, created_at=f.at))
-    source_of = {}   # a new locker entry's source: the first case of the batch that gave it
+    source_of: dict[int, int] = {}   # a new upload's locker entry: its source is the first case that gave it
     case_rows, events, material_rows = [], [], []
     for (n, case, given), (case_id, serial) in zip(planned, case_ids):
         f = filings[n]
@@ -556,10 +544,15 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
         outcomes[n] = {**dict.fromkeys(_CASE_COLUMNS), **case}
     for n, first in repeats:
         outcomes[n] = {**outcomes[first], "repeated": True}
-    new_locker = iter(locker_rows)
-    for index, (f, _, _) in enumerate(new_files):
-        if f.applicant.user_id is not None:
-            next(new_locker)["source_case_id"] = source_of[index]
+    file_rows, locker_rows = [], []
+    for index, ((f, name, row), (file_id, locker_id)) in enumerate(zip(new_files, file_ids)):
+        owner = f.applicant.user_id
+        file_rows.append(dict(row, file_id=file_id, owner_user_id=owner, uploaded_at=f.at,
+                              uploaded_by=f.actor.user_id))
+        if owner is not None:
+            locker_rows.append(dict(locker_id=locker_id, owner_user_id=owner, kind="material", name=name,
+                                    file_id=file_id, source_case_id=source_of[index], item_code=None,
+                                    certificate_no=None, issued_on=None, expires_on=None, created_at=f.at))
     bulk_insert_all(conn, [(s.cases, case_rows), (s.case_events, events), (s.stored_files, file_rows),
                            (s.locker_items, locker_rows), (s.case_materials, material_rows)])
     return outcomes

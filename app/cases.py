@@ -160,10 +160,12 @@ def create_case(db: Database, actor: Actor, *, item_code: str, applicant: Applic
 
 _INSERT_CASE = s.cases.insert().returning(*s.cases.c)   # built once; the values are its parameters
 _CASE_ID_BY_KEY = sa.select(s.cases.c.case_id).where(s.cases.c.request_key == sa.bindparam("key"))
-_ITEM_FOR_CASE = sa.select(
+# The items' current versions, with the columns a new case takes from its item (current_item's rule, narrower).
+CURRENT_ITEMS = sa.select(
     *(s.items.c[k] for k in ("item_code", "version", "status", "dept_code", "handling_levels", "promised_days",
                              "statutory_limit", "statutory_unit"))
-).where(s.items.c.item_code == sa.bindparam("code"), s.items.c.is_current)
+).where(s.items.c.is_current)
+_ITEM_FOR_CASE = CURRENT_ITEMS.where(s.items.c.item_code == sa.bindparam("code"))
 
 
 def check_filer(actor: Actor, applicant: Applicant, channel: str) -> None:

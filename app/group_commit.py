@@ -23,8 +23,8 @@ from app.db import Database
 
 R = TypeVar("R")
 
-# (transaction, requests, what `prepare` read for the batch) -> one result or exception per request, in order
-Flush = Callable[[Connection, Sequence[R], Any], list[Any]]
+# (transaction, requests, the database) -> one result or exception per request, in order
+Flush = Callable[[Connection, Sequence[R], Database], list[Any]]
 
 
 class _Slot(Generic[R]):
@@ -40,12 +40,10 @@ class _Slot(Generic[R]):
 class GroupWriter(Generic[R]):
     """Batches `flush` over concurrent callers of `write` on one database (one writer per database and kind)."""
 
-    def __init__(self, db: Database, flush: Flush, *, max_batch: int = 64,
-                 prepare: Callable[[Sequence[R]], Any] | None = None):
+    def __init__(self, db: Database, flush: Flush, *, max_batch: int = 64):
         self.db = db
         self.flush = flush
         self.max_batch = max_batch
-        self.prepare = prepare   # run once per batch before its transaction (reads the batch needs, e.g. the calendar)
         self._cond = threading.Condition()
         self._queue: list[_Slot[R]] = []
         self._leading = False
@@ -80,8 +78,7 @@ class GroupWriter(Generic[R]):
     def _write(self, batch: list[_Slot[R]]) -> None:
         requests = [sl.request for sl in batch]
         try:
-            context = self.prepare(requests) if self.prepare is not None else None
-            outcomes = self.db.write(lambda conn: self.flush(conn, requests, context))
+            outcomes = self.db.write(lambda conn: self.flush(conn, requests, self.db))
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"flush gave {len(outcomes)} outcomes for {len(batch)} requests")
         except Exception as exc:  # noqa: BLE001 - handed to its own caller below

@@ -86,12 +86,9 @@ def env(seeded_db, monkeypatch, tmp_path):  # noqa: ANN001, ANN201
     caches start empty (st.cache_resource survives between AppTest runs)."""
     import streamlit as st
 
-    monkeypatch.setenv("EZZ_DATABASE_URL", seeded_db.url)
-    if seeded_db.schema:
-        monkeypatch.setenv("EZZ_DATABASE_SCHEMA", seeded_db.schema)
-    monkeypatch.setenv("EZZ_BACKGROUND_JOBS", "0")
+    from tests.apptest_support import point_app_at
+
+    point_app_at(seeded_db, monkeypatch)
     monkeypatch.setenv("EZZ_FILES_DIR", str(tmp_path / "files"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
     yield seeded_db
     st.cache_resource.clear()

@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app import workflow as wf
+from tests.apptest_support import point_app_at
 from tests.factories import PASSWORD, USERS, file_case
 
 ROUTER = str(Path(__file__).resolve().parent.parent / "app" / "ui" / "router.py")
@@ -19,12 +20,7 @@ OPEN = ("submitted", "awaiting_supplement", "accepted", "under_review", "special
 
 @pytest.fixture
 def app_env(seeded_db, monkeypatch):  # noqa: ANN001, ANN201
-    monkeypatch.setenv("EZZ_DATABASE_URL", seeded_db.url)
-    if seeded_db.schema:
-        monkeypatch.setenv("EZZ_DATABASE_SCHEMA", seeded_db.schema)
-    monkeypatch.setenv("EZZ_BACKGROUND_JOBS", "0")
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    point_app_at(seeded_db, monkeypatch)
     # Some cases so that every home page has figures to show.
     a = seeded_db.actors
     for _ in range(3):
