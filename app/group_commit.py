@@ -5,7 +5,12 @@ applicant's new case on its own tops out near 36 a second however fast the app i
 no batch being written becomes the leader: it takes every waiting request, writes them in one transaction with
 one statement per table (the `flush` function's job), and hands each caller its own outcome; requests that
 arrive meanwhile wait for the next batch, which one of them leads. Nobody waits on a timer: a lone request is
-written at once, and the batch grows only as far as the requests arriving while the previous one was written.
+written at once, and the batch grows only as far as the requests arriving while the previous one was written —
+and those already on their way: a caller that announces itself (`arriving`) while it prepares its request (for
+file_new: the form checked, the uploads written, a millisecond or two) is waited for by the leader, for at most
+half as long as the last batch took to write. Without that, callers that all got their outcome from one batch
+come back a moment apart, the first leads a batch of one or two, and the rest wait a whole write for the next:
+with 8 applicants the batches settled at two groups of 4 taking turns.
 
 The outcome is the caller's alone: `flush` returns a result or an exception for each request (a refusal of one
 does not touch the others), and if the batch's transaction itself fails — a database error — every request of it
@@ -13,8 +18,10 @@ is written again on its own, so that the error lands on the request that caused 
 """
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -25,6 +32,8 @@ R = TypeVar("R")
 
 # (transaction, requests, the database) -> one result or exception per request, in order
 Flush = Callable[[Connection, Sequence[R], Database], list[Any]]
+# (requests) -> None: the leader's work for the whole batch before its transaction (an error fails the batch)
+Before = Callable[[Sequence[R]], None]
 
 
 class _Slot(Generic[R]):
@@ -40,21 +49,49 @@ class _Slot(Generic[R]):
 class GroupWriter(Generic[R]):
     """Batches `flush` over concurrent callers of `write` on one database (one writer per database and kind)."""
 
-    def __init__(self, db: Database, flush: Flush, *, max_batch: int = 64):
+    MAX_WAIT = 0.010   # seconds a leader waits at most for requests on their way (less after quick batches)
+
+    def __init__(self, db: Database, flush: Flush, *, before: Before | None = None, max_batch: int = 64):
         self.db = db
         self.flush = flush
+        self.before = before
         self.max_batch = max_batch
         self._cond = threading.Condition()
         self._queue: list[_Slot[R]] = []
         self._leading = False
+        self._arriving = 0         # callers inside `arriving` that have not queued their request yet
+        self._last_write = 0.0     # seconds the last batch took
         self.batches = 0          # counted for the benchmark's table and the tests
         self.requests = 0
 
-    def write(self, request: R) -> Any:
+    @contextlib.contextmanager
+    def arriving(self) -> Iterator[Callable[[R], Any]]:
+        """While the caller prepares its request, a leader waits for it (briefly); gives the `write` to call."""
+        arrived = False
+
+        def write(request: R) -> Any:
+            nonlocal arrived
+            arrived = True
+            return self.write(request, _arrival=True)
+
+        with self._cond:
+            self._arriving += 1
+        try:
+            yield write
+        finally:
+            if not arrived:   # prepared nothing to write (refused, or answered without a write)
+                with self._cond:
+                    self._arriving -= 1
+                    self._cond.notify_all()
+
+    def write(self, request: R, *, _arrival: bool = False) -> Any:
         """Write `request` with whatever else is waiting; returns its result or raises its own error."""
         slot: _Slot[R] = _Slot(request)
         with self._cond:
             self._queue.append(slot)
+            if _arrival:
+                self._arriving -= 1
+                self._cond.notify_all()   # a leader waiting for it
         while True:
             with self._cond:
                 while self._leading and not slot.done:
@@ -64,6 +101,12 @@ class GroupWriter(Generic[R]):
                 if slot not in self._queue:   # taken by a leader that died without an outcome (BaseException)
                     raise RuntimeError("the batch holding this write was abandoned")
                 self._leading = True
+                deadline = time.monotonic() + min(self.MAX_WAIT, self._last_write / 2)
+                while self._arriving > 0 and len(self._queue) < self.max_batch:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
             try:
                 self._write(batch)
@@ -77,7 +120,10 @@ class GroupWriter(Generic[R]):
 
     def _write(self, batch: list[_Slot[R]]) -> None:
         requests = [sl.request for sl in batch]
+        started = time.monotonic()
         try:
+            if self.before is not None:
+                self.before(requests)
             outcomes = self.db.write(lambda conn: self.flush(conn, requests, self.db))
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"flush gave {len(outcomes)} outcomes for {len(batch)} requests")
@@ -88,6 +134,7 @@ class GroupWriter(Generic[R]):
                 for sl in batch:
                     self._write([sl])
                 return
+        self._last_write = time.monotonic() - started
         self.batches += 1
         self.requests += len(batch)
         for sl, outcome in zip(batch, outcomes):

@@ -87,6 +87,49 @@ def test_requests_waiting_behind_a_batch_are_written_together(seeded_db):
     assert _audit_rows(db, marker) == ["a", "b", "c", "d", "e"]
 
 
+
+def test_a_leader_waits_for_requests_being_prepared_but_not_for_long(seeded_db):
+    """Callers still preparing their request (inside `arriving`) are waited for, so they share the batch; one
+    that takes long is not: the leader goes after at most half the last batch's write time (MAX_WAIT at most), and
+    a caller that gives up without a request stops being waited for at once."""
+    db, marker = seeded_db, f"gc-{key()[:8]}"
+    sizes: list[int] = []
+
+    def flush(conn, requests, _context):  # noqa: ANN001, ANN202
+        sizes.append(len(requests))
+        time.sleep(0.5)   # a batch that takes 0.5 s to write: a leader may wait up to 0.2 s (MAX_WAIT, below)
+        for r in requests:
+            _note(conn, marker, r)
+        return list(requests)
+
+    writer = GroupWriter(db, flush)
+    writer.MAX_WAIT = 0.2
+    assert writer.write("warm") == "warm"   # the writer now knows a batch takes about 0.5 s
+    out: dict[str, object] = {}
+    go = threading.Event()
+
+    def prepared(name: str, seconds: float, give_up: bool = False) -> None:
+        with writer.arriving() as write:
+            assert go.wait(10)
+            time.sleep(seconds)
+            if not give_up:
+                out[name] = write(name)
+
+    quick = [threading.Thread(target=prepared, args=(n, 0.02 * i)) for i, n in enumerate(["p1", "p2", "p3"])]
+    slow = threading.Thread(target=prepared, args=("slow", 1.5))
+    quitter = threading.Thread(target=prepared, args=("quit", 0.001, True))
+    for t in (*quick, slow, quitter):
+        t.start()
+    go.set()
+    for t in (*quick, slow, quitter):
+        t.join(10)
+    assert out == {"p1": "p1", "p2": "p2", "p3": "p3", "slow": "slow"}
+    # the three quick ones in one batch (the first to arrive led it, waiting for the other two), the slow one
+    # later on its own: nobody waited 1.5 s for it
+    assert sizes == [1, 3, 1]
+    assert _audit_rows(db, marker) == ["p1", "p2", "p3", "slow", "warm"]
+    assert writer._arriving == 0  # noqa: SLF001 - nobody is counted as on the way any more
+
 def test_a_refusal_is_its_own_callers_and_the_others_are_written(seeded_db):
     db, marker = seeded_db, f"gc-{key()[:8]}"
 
@@ -222,3 +265,65 @@ def test_two_uploads_of_one_content_at_once_both_land(tmp_path):
     for t in threads:
         t.join()
     assert errors == [] and target.read_bytes() == data and not list(tmp_path.rglob("*.part"))
+
+
+def test_a_batchs_uploads_are_flushed_before_its_rows_and_a_failed_flush_files_nothing(seeded_db, tmp_path,
+                                                                                        monkeypatch):
+    """file_new writes the bytes without fsync and the batch's leader flushes them all before the transaction:
+    the flush sees every upload of the batch on disk and no row of it yet; if the flush fails, the applicant is
+    told and no case names bytes that might be lost."""
+    db = seeded_db
+    monkeypatch.setenv("EZZ_FILES_DIR", str(tmp_path))
+    a = db.actors["applicant"]
+    seen: list[tuple[list[str], int]] = []
+    real = files.make_durable
+
+    def spy(root, stored):  # noqa: ANN001, ANN202
+        with db.read() as conn:
+            rows = conn.execute(sa.select(sa.func.count()).select_from(s.stored_files)
+                                .where(s.stored_files.c.storage_path.in_(stored))).scalar_one()
+        seen.append((list(stored), rows))
+        assert all((root / p).is_file() for p in stored)
+        real(root, stored)
+
+    monkeypatch.setattr(files, "make_durable", spy)
+    version = apps.published_item(db, ITEM)["version"]
+    done = apps.file_new(db, a, ITEM, item_version=version, region_code=VILLAGE, request_key=key(),
+                         values=person_values(db, a), materials=_distinct_uploads(db, key()))
+    assert done["state"] == wf.SUBMITTED
+    [(stored, rows_then)] = seen
+    assert rows_then == 0 and len(stored) == len(_materials(db, done["case_id"])) >= 1
+
+    def broken(root, stored):  # noqa: ANN001, ANN202
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(files, "make_durable", broken)
+    lost = key()
+    try:
+        apps.file_new(db, a, ITEM, item_version=version, region_code=VILLAGE, request_key=lost,
+                      values=person_values(db, a), materials=_distinct_uploads(db, key()))
+    except OSError:
+        pass
+    else:
+        raise AssertionError("a failed flush must not file the case")
+    with db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(s.cases)
+                            .where(s.cases.c.request_key == lost)).scalar_one() == 0
+
+
+def test_without_syncfs_each_file_and_its_folder_is_fsynced(tmp_path, monkeypatch):
+    data = {f"{n:02d}/{n:064d}": b"%PDF-1.4\n" + bytes([n]) * 1000 for n in range(3)}
+    for relative, body in data.items():
+        files.write_durably(tmp_path / relative, body, sync=False)
+    synced: list[str] = []
+    real = files.os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(files.os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(files, "_SYNCFS", None)
+    monkeypatch.setattr(files.os, "fsync", spy)
+    files.make_durable(tmp_path, [*data, next(iter(data))])   # one file named twice is flushed once
+    expected = [str(tmp_path / r) for r in data] + [str((tmp_path / r).parent) for r in data]
+    assert synced == expected
