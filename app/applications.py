@@ -349,6 +349,7 @@ class Filing:
     answers: dict[int, MaterialAnswer]
     kept: dict[int, dict[str, Any]]   # material seq -> its upload's stored_files row (but ids and owner)
     at: datetime
+    fresh: frozenset[int] = frozenset()   # the uploads whose bytes were new to the store: in no locker yet
     recheck: bool = False             # the applicant's account changed after the checks: check again
 
 
@@ -365,7 +366,7 @@ def file_new(db: Database, actor: Actor, item_code: str, *, item_version: int, r
     `item_version`: the version whose form was filled in (the current one when the page was drawn). A request key
     that names an earlier case (a repeated click) returns that case as `start` does — marked "repeated", not
     submitted again; a draft left by an earlier start is the caller's to submit."""
-    writer = db.group_writer("file_new", write_filings, before=flush_uploads)
+    writer = db.group_writer("file_new", write_filings, before_commit=flush_uploads)
     with writer.arriving() as write:   # the batch being formed waits a moment for this one
         filing = prepare_filing(db, actor, item_code, item_version=item_version, region_code=region_code,
                                 request_key=request_key, values=values, materials=materials, applicant=applicant,
@@ -400,20 +401,22 @@ def prepare_filing(db: Database, actor: Actor, item_code: str, *, item_version: 
     cases.check_filer(actor, applicant, channel)
     wf.check_transition("submit", wf.DRAFT, actor.role)   # the declared workflow lets this role submit
     # Every upload checked (again, as check_application did) and its bytes written, outside the writer's turn, and
-    # made durable by the batch's leader for all its filings at once (flush_uploads) before the rows are written;
+    # made durable for all the batch's filings at once (flush_uploads) before its rows commit;
     # a refused batch leaves only content-addressed bytes that no row names.
     by_seq = {m.seq: m for m in mats}
     root = files.files_dir()
-    kept = {seq: files.keep(a, by_seq[seq].formats, root, sync=False) for seq, a in answers.items()
+    told = {seq: files.keep_telling(a, by_seq[seq].formats, root, sync=False) for seq, a in answers.items()
             if isinstance(a, files.Upload) and seq in by_seq}
+    kept, fresh = {seq: row for seq, (row, _) in told.items()}, frozenset(seq for seq, (_, new) in told.items() if new)
     return Filing(actor=actor, applicant=applicant, channel=channel, window_id=window_id, item_code=item_code,
                    item_version=item_version, region_code=region_code, request_key=request_key,
-                   values=dict(values), answers=answers, kept=kept, at=timeutil.now().replace(microsecond=0))
+                   values=dict(values), answers=answers, kept=kept, at=timeutil.now().replace(microsecond=0),
+                   fresh=fresh)
 
 
 def flush_uploads(filings: Sequence[Filing]) -> None:
-    """The batch's uploads, written by prepare_filing without fsync, flushed to disk in one call before its
-    transaction: a committed case never names bytes a crash could lose. (Each filing fsyncing its own five files
+    """The batch's uploads, written by prepare_filing without fsync, flushed to disk in one call while its
+    transaction runs, and before it commits: a committed case never names bytes a crash could lose. (Each filing fsyncing its own five files
     and their folders took ten fsyncs, and as long as the batch's whole write, in every applicant's wait.)"""
     files.make_durable(files.files_dir(), [row["storage_path"] for f in filings for row in f.kept.values()])
 
@@ -442,12 +445,14 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
         sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id.in_(candidates)))))
     places, units = found - candidates, {u: True for u in found & candidates}
     calendar = calendar_store.calendar_on(conn, db)
-    wanted = set()   # every upload as a locker entry would hold it: (owner, material name, sha256, file name)
+    # every upload as a locker entry would hold it: (owner, material name, sha256, file name) — but those whose
+    # bytes were new to the store, which no entry can hold (usually all of them: then no query at all)
+    wanted = set()
     for f in filings:
         if f.applicant.user_id is not None and f.item_code in items:
             names = {m.seq: m.name for m in item_materials(db, f.item_code, items[f.item_code].version)}
             wanted |= {(f.applicant.user_id, names[seq], row["sha256"], row["file_name"])
-                       for seq, row in f.kept.items() if seq in names}
+                       for seq, row in f.kept.items() if seq in names and seq not in f.fresh}
     in_locker = _same_locker_files(conn, wanted)
 
     outcomes: list[Any] = []

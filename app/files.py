@@ -166,13 +166,21 @@ def keep(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BY
          sync: bool = True) -> dict[str, Any]:
     """Check one upload and write its bytes (once per content); returns its stored_files row but the owner.
     `sync=False`: see write_durably."""
+    return keep_telling(upload, formats, root, max_bytes, sync=sync)[0]
+
+
+def keep_telling(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BYTES, *,
+                 sync: bool = True) -> tuple[dict[str, Any], bool]:
+    """`keep`, and whether the bytes were new to the store (then no stored file, nor a locker entry, holds them
+    yet: the store is content-addressed and every stored file's bytes are written before its row)."""
     ext = check_upload(upload, formats, max_bytes)
     digest = hashlib.sha256(upload.data).hexdigest()
     path = root / digest[:2] / digest
-    if not path.exists():
+    new = not path.exists()
+    if new:
         write_durably(path, upload.data, sync=sync)
     return dict(file_name=stored_name(upload), extension=ext, size_bytes=len(upload.data),
-                sha256=digest, storage_path=str(path.relative_to(root)))
+                sha256=digest, storage_path=str(path.relative_to(root))), new
 
 
 def store_many(conn: Connection, uploads: list[tuple[Upload, list[str]]], *, owner_user_id: int | None,

@@ -22,6 +22,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -32,8 +33,9 @@ R = TypeVar("R")
 
 # (transaction, requests, the database) -> one result or exception per request, in order
 Flush = Callable[[Connection, Sequence[R], Database], list[Any]]
-# (requests) -> None: the leader's work for the whole batch before its transaction (an error fails the batch)
-Before = Callable[[Sequence[R]], None]
+# (requests) -> None: work for the whole batch that must be done before it commits (file_new: flushing the
+# uploads to disk); it runs beside the transaction's statements, and an error fails the batch
+BeforeCommit = Callable[[Sequence[R]], None]
 
 
 class _Slot(Generic[R]):
@@ -51,10 +53,12 @@ class GroupWriter(Generic[R]):
 
     MAX_WAIT = 0.010   # seconds a leader waits at most for requests on their way (less after quick batches)
 
-    def __init__(self, db: Database, flush: Flush, *, before: Before | None = None, max_batch: int = 64):
+    def __init__(self, db: Database, flush: Flush, *, before_commit: BeforeCommit | None = None,
+                 max_batch: int = 64):
         self.db = db
         self.flush = flush
-        self.before = before
+        self.before_commit = before_commit
+        self._beside: ThreadPoolExecutor | None = None
         self.max_batch = max_batch
         self._cond = threading.Condition()
         self._queue: list[_Slot[R]] = []
@@ -118,13 +122,27 @@ class GroupWriter(Generic[R]):
             raise slot.error
         return slot.result
 
+    def _flush(self, conn: Connection, requests: list[R]) -> list[Any]:
+        """The flush, with before_commit run beside it in a thread of its own (a flush of files waits on the disk,
+        not on the interpreter) and awaited before the transaction may commit."""
+        if self.before_commit is None:
+            return self.flush(conn, requests, self.db)
+        if self._beside is None:
+            self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ezz-before-commit")
+        pending = self._beside.submit(self.before_commit, requests)
+        try:
+            outcomes = self.flush(conn, requests, self.db)
+        finally:
+            error = pending.exception()   # waited for even when the flush failed: never two at once
+        if error is not None:
+            raise error
+        return outcomes
+
     def _write(self, batch: list[_Slot[R]]) -> None:
         requests = [sl.request for sl in batch]
         started = time.monotonic()
         try:
-            if self.before is not None:
-                self.before(requests)
-            outcomes = self.db.write(lambda conn: self.flush(conn, requests, self.db))
+            outcomes = self.db.write(lambda conn: self._flush(conn, requests))
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"flush gave {len(outcomes)} outcomes for {len(batch)} requests")
         except Exception as exc:  # noqa: BLE001 - handed to its own caller below

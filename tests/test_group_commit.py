@@ -267,11 +267,11 @@ def test_two_uploads_of_one_content_at_once_both_land(tmp_path):
     assert errors == [] and target.read_bytes() == data and not list(tmp_path.rglob("*.part"))
 
 
-def test_a_batchs_uploads_are_flushed_before_its_rows_and_a_failed_flush_files_nothing(seeded_db, tmp_path,
-                                                                                        monkeypatch):
-    """file_new writes the bytes without fsync and the batch's leader flushes them all before the transaction:
-    the flush sees every upload of the batch on disk and no row of it yet; if the flush fails, the applicant is
-    told and no case names bytes that might be lost."""
+def test_a_batchs_uploads_are_flushed_before_it_commits_and_a_failed_flush_files_nothing(seeded_db, tmp_path,
+                                                                                          monkeypatch):
+    """file_new writes the bytes without fsync and the batch flushes them all at once, beside its transaction and
+    before it commits: the flush sees every upload of the batch on disk and no row of it committed; if the flush
+    fails, the applicant is told and no case names bytes that might be lost."""
     db = seeded_db
     monkeypatch.setenv("EZZ_FILES_DIR", str(tmp_path))
     a = db.actors["applicant"]
@@ -327,3 +327,30 @@ def test_without_syncfs_each_file_and_its_folder_is_fsynced(tmp_path, monkeypatc
     files.make_durable(tmp_path, [*data, next(iter(data))])   # one file named twice is flushed once
     expected = [str(tmp_path / r) for r in data] + [str((tmp_path / r).parent) for r in data]
     assert synced == expected
+
+
+def test_the_same_upload_filed_again_stands_on_its_locker_entry(seeded_db, tmp_path, monkeypatch):
+    """An applicant sending the same file for a second application gets the first one's locker entry, not a new
+    one; the first filing, whose bytes were new to the store, needs no look-up in the locker at all."""
+    db = seeded_db
+    monkeypatch.setenv("EZZ_FILES_DIR", str(tmp_path))
+    a = db.actors["applicant"]
+    version = apps.published_item(db, ITEM)["version"]
+    uploads = _distinct_uploads(db, key())
+    looked_up: list[int] = []
+    real = apps._same_locker_files  # noqa: SLF001
+
+    def spy(conn, wanted):  # noqa: ANN001, ANN202
+        looked_up.append(len(wanted))
+        return real(conn, wanted)
+
+    monkeypatch.setattr(apps, "_same_locker_files", spy)
+    first, second = (apps.file_new(db, a, ITEM, item_version=version, region_code=VILLAGE, request_key=key(),
+                                   values=person_values(db, a), materials=uploads) for _ in range(2))
+    assert looked_up == [0, len(uploads)]
+    cm = s.case_materials.c
+    with db.read() as conn:
+        given = {case_id: sorted(conn.execute(sa.select(cm.material_seq, cm.file_id, cm.locker_id)
+                                              .where(cm.case_id == case_id)).all())
+                 for case_id in (first["case_id"], second["case_id"])}
+    assert given[first["case_id"]] == given[second["case_id"]] and len(given[first["case_id"]]) == len(uploads)
