@@ -9,10 +9,10 @@ checked unique and every submitted case's hash-chained record verified. Printed 
 
 One submission is what pages/apply.py does when an applicant presses 提交 on a new form: applications.file_new —
 the form and the materials checked first, as check_application, the five materials of 食品经营许可 written
-(fsynced, content-addressed under EZZ_FILES_DIR, beside the database file), then the case opened and submitted in
-one transaction with the form answers, its files, locker entries and the create and submit events of its record.
-Filings that arrive together share that transaction (app/group_commit.py); "per batch" is the mean number of
-submissions per transaction.
+(content-addressed under EZZ_FILES_DIR, beside the database file), then the case opened and submitted in one
+transaction with the form answers, its files, locker entries and the create and submit events of its record.
+Filings that arrive together share that transaction (app/group_commit.py), and their uploads are flushed to disk
+together before it commits; "per batch" is the mean number of submissions per transaction.
 Every submitter is its own applicant account; every upload has its own content (nothing is deduplicated away).
 
 Runs (--runs, comma-separated):
