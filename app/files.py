@@ -99,9 +99,12 @@ def write_durably(path: Path, data: bytes, *, sync: bool = True) -> None:
     less than leaving the bytes to the kernel, whose later flush then stalls the database's own fsync.)
     `sync=False` leaves the flush to the caller, who must call `make_durable` before the row commits (a batch
     of filings flushes all its files with one call instead of two fsyncs per file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.part"
+    try:   # the folder is there but for the first file of its 256 (a mkdir each time took the folder's lock)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
         while view:
@@ -175,12 +178,13 @@ def keep_telling(upload: Upload, formats: list[str], root: Path, max_bytes: int 
     yet: the store is content-addressed and every stored file's bytes are written before its row)."""
     ext = check_upload(upload, formats, max_bytes)
     digest = hashlib.sha256(upload.data).hexdigest()
-    path = root / digest[:2] / digest
-    new = not path.exists()
+    stored = f"{digest[:2]}/{digest}"
+    path = root / stored
+    new = not os.path.exists(path)
     if new:
         write_durably(path, upload.data, sync=sync)
     return dict(file_name=stored_name(upload), extension=ext, size_bytes=len(upload.data),
-                sha256=digest, storage_path=str(path.relative_to(root))), new
+                sha256=digest, storage_path=stored), new
 
 
 def store_many(conn: Connection, uploads: list[tuple[Upload, list[str]]], *, owner_user_id: int | None,
