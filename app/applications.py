@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,6 +70,22 @@ def item_materials(db: Database, item_code: str, version: int) -> list[Material]
                               r.reuse_certificate or "", r.reuse_item_code, r.note or "") for r in rows), final
 
     return list(db.remembered(("item_materials", item_code, int(version)), load))
+
+
+def _handling(db: Database, item_code: str, version: int) -> cases.RowView:
+    """Who handles an item version (its department and handling levels: what cases.unit_candidates reads), kept
+    in process once the version is final, as its form is."""
+    def load() -> tuple[cases.RowView, bool]:
+        i = s.items.c
+        with db.read() as conn:
+            row = conn.execute(sa.select(i.dept_code, i.handling_levels, i.status)
+                               .where(i.item_code == item_code, i.version == version)).fetchone()
+        if row is None:
+            return cases.RowView({"dept_code": None, "handling_levels": []}), False
+        return (cases.RowView({"dept_code": row.dept_code, "handling_levels": row.handling_levels}),
+                row.status in forms.FINAL_STATUSES)
+
+    return db.remembered(("item_handling", item_code, int(version)), load)
 
 
 def published_item(db: Database, item_code: str) -> dict[str, Any]:
@@ -350,6 +367,7 @@ class Filing:
     kept: dict[int, dict[str, Any]]   # material seq -> its upload's stored_files row (but ids and owner)
     at: datetime
     fresh: frozenset[int] = frozenset()   # the uploads whose bytes were new to the store: in no locker yet
+    units: tuple[str, ...] = ()           # the units that could handle it under item_version (unit_candidates)
     recheck: bool = False             # the applicant's account changed after the checks: check again
 
 
@@ -411,7 +429,8 @@ def prepare_filing(db: Database, actor: Actor, item_code: str, *, item_version: 
     return Filing(actor=actor, applicant=applicant, channel=channel, window_id=window_id, item_code=item_code,
                    item_version=item_version, region_code=region_code, request_key=request_key,
                    values=dict(values), answers=answers, kept=kept, at=timeutil.now().replace(microsecond=0),
-                   fresh=fresh)
+                   fresh=fresh, units=tuple(cases.unit_candidates(_handling(db, item_code, item_version),
+                                                                  region_code)))
 
 
 def flush_uploads(filings: Sequence[Filing]) -> None:
@@ -430,21 +449,18 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
     its materials listed. One query per kind of fact checked and one INSERT per table for the whole batch. A
     filing refused here (an item withdrawn meanwhile, an unknown place, a request key reused for something else)
     gets its own error and writes nothing."""
-    filings = _with_current_accounts(conn, db, filings)
-    keys = {f.request_key for f in filings}
-    # the keys' cases (narrow: a key is almost always new), whole rows only for those found
-    found_keys = conn.execute(sa.select(s.cases.c.case_id).where(s.cases.c.request_key.in_(keys))).scalars().all()
-    earlier = {r.request_key: dict(r._mapping) for r in conn.execute(
-        sa.select(s.cases).where(s.cases.c.case_id.in_(found_keys)))} if found_keys else {}
-    items = {r.item_code: r for r in conn.execute(
-        cases.CURRENT_ITEMS.where(s.items.c.item_code.in_({f.item_code for f in filings})))}
+    facts = _batch_facts(conn, filings)
+    filings = _with_current_accounts(db, filings, facts.accounts)
+    earlier = {r.request_key: dict(r._mapping) for r in conn.execute(   # whole rows only for the keys found
+        sa.select(s.cases).where(s.cases.c.case_id.in_(facts.key_cases)))} if facts.key_cases else {}
+    items = facts.items
     candidates = {u for f in filings if f.item_code in items
                   for u in cases.unit_candidates(items[f.item_code], f.region_code)}
-    found = set(conn.scalars(sa.union_all(   # the places and the units that could handle them: one query
-        sa.select(s.regions.c.code).where(s.regions.c.code.in_({f.region_code for f in filings})),
-        sa.select(s.org_units.c.unit_id).where(s.org_units.c.unit_id.in_(candidates)))))
-    places, units = found - candidates, {u: True for u in found & candidates}
-    calendar = calendar_store.calendar_on(conn, db)
+    if candidates - facts.asked_units:   # an item version published since a filing was prepared
+        facts.units |= set(conn.scalars(sa.select(s.org_units.c.unit_id).where(
+            s.org_units.c.unit_id.in_(candidates - facts.asked_units))))
+    places, units = facts.places, {u: True for u in facts.units}
+    calendar = calendar_store.calendar_on(conn, db, facts.calendar_stamp)
     # every upload as a locker entry would hold it: (owner, material name, sha256, file name) — but those whose
     # bytes were new to the store, which no entry can hold (usually all of them: then no query at all)
     wanted = set()
@@ -595,19 +611,13 @@ def _applicant_hint(db: Database, user_id: int) -> cases.Applicant:
     return found
 
 
-def _with_current_accounts(conn: Connection, db: Database, filings: Sequence[Filing]) -> list[Filing]:
-    """The filings with their applicants' accounts as this transaction reads them: an applicant whose name or
-    identifier changed since file_new's checks gets the current ones, and the checks are made again (a refusal
-    is that filing's outcome)."""
-    online = {f.applicant.user_id for f in filings if f.actor.role == wf.APPLICANT}
-    if not online:
-        return list(filings)
-    u = s.users.c
-    rows = {r.user_id: r for r in conn.execute(sa.select(u.user_id, u.display_name, u.id_kind, u.id_number)
-                                               .where(u.user_id.in_(online)))}
+def _with_current_accounts(db: Database, filings: Sequence[Filing], accounts: dict[int, Any]) -> list[Filing]:
+    """The filings with their applicants' accounts as this transaction read them (`accounts`, by user id): an
+    applicant whose name or identifier changed since file_new's checks gets the current ones, and the checks are
+    made again (a refusal is that filing's outcome)."""
     out = []
     for f in filings:
-        row = rows.get(f.applicant.user_id) if f.actor.role == wf.APPLICANT else None
+        row = accounts.get(f.applicant.user_id) if f.actor.role == wf.APPLICANT else None
         if row is not None:
             now = cases.Applicant(name=row.display_name, id_kind=row.id_kind, id_number=row.id_number,
                                   user_id=row.user_id)
@@ -617,6 +627,71 @@ def _with_current_accounts(conn: Connection, db: Database, filings: Sequence[Fil
                 f = dataclasses.replace(f, applicant=now, recheck=True)
         out.append(f)
     return out
+
+
+@dataclass
+class _Facts:
+    accounts: dict[int, Any]           # online applicants' accounts by user id
+    key_cases: list[int]               # the cases already filed under the batch's request keys
+    items: dict[str, Any]              # the items' current versions (CURRENT_ITEMS' columns) by code
+    places: set[str]                   # the batch's places that exist
+    units: set[str]                    # of the units asked about, those that exist
+    asked_units: set[str]
+    calendar_stamp: tuple[Any, ...]
+
+
+_FACT_COLUMNS = ("kind", "n1", "n2", "n3", "a", "b", "c", "d", "e")   # the union's shape: three numbers, five texts
+
+
+def _fact_branch(kind: str, source: Any = None, **columns: Any) -> Any:
+    """One branch of _batch_facts' union: its kind and the columns it fills, the others NULL (typed, as
+    PostgreSQL's UNION wants)."""
+    null = {"n": sa.cast(sa.null(), sa.BigInteger), "t": sa.cast(sa.null(), sa.Text)}
+    select = sa.select(sa.literal(kind, sa.Text).label("kind"),
+                       *(columns.get(c, null[("n" if c.startswith("n") else "t")]).label(c) for c in _FACT_COLUMNS[1:]))
+    return select if source is None else select.select_from(source)
+
+
+def _batch_facts(conn: Connection, filings: Sequence[Filing]) -> _Facts:
+    """Everything a batch checks, read in one statement (each statement costs DuckDB the better part of a
+    millisecond whatever its size, and the batch's writer is the one thing every applicant waits for): the
+    accounts of its online applicants, the cases of its request keys, its items' current versions, which of its
+    places and of the units that could handle them exist, and the calendar's stamp."""
+    u, c, i, r, o = s.users.c, s.cases.c, s.items.c, s.regions.c, s.org_units.c
+    online = {f.applicant.user_id for f in filings if f.actor.role == wf.APPLICANT}
+    asked_units = {unit for f in filings for unit in f.units}
+    branches = [
+        _fact_branch("calendar", s.calendar_years, **dict(zip(("n1", "a", "n2"), calendar_store.stamp_columns()))),
+        _fact_branch("key", n1=c.case_id).where(c.request_key.in_({f.request_key for f in filings})),
+        _fact_branch("item", n1=i.version, n2=i.promised_days, n3=sa.cast(i.statutory_limit, sa.BigInteger),
+                     a=i.item_code, b=i.status, c=i.dept_code, d=sa.cast(i.handling_levels, sa.Text),
+                     e=i.statutory_unit).where(i.is_current, i.item_code.in_({f.item_code for f in filings})),
+        _fact_branch("place", a=r.code).where(r.code.in_({f.region_code for f in filings})),
+    ]
+    if online:
+        branches.append(_fact_branch("account", n1=u.user_id, a=u.display_name, b=u.id_kind, c=u.id_number)
+                        .where(u.user_id.in_(online)))
+    if asked_units:
+        branches.append(_fact_branch("unit", a=o.unit_id).where(o.unit_id.in_(asked_units)))
+    facts = _Facts({}, [], {}, set(), set(), asked_units, ())
+    for row in conn.execute(sa.union_all(*branches)):
+        if row.kind == "calendar":
+            facts.calendar_stamp = calendar_store.stamp_of(row.n1, row.a, row.n2)
+        elif row.kind == "key":
+            facts.key_cases.append(int(row.n1))
+        elif row.kind == "item":
+            facts.items[row.a] = cases.RowView(dict(
+                item_code=row.a, version=int(row.n1), status=row.b, dept_code=row.c,
+                handling_levels=json.loads(row.d), promised_days=row.n2, statutory_limit=row.n3,
+                statutory_unit=row.e))
+        elif row.kind == "place":
+            facts.places.add(row.a)
+        elif row.kind == "account":
+            facts.accounts[int(row.n1)] = cases.RowView(dict(user_id=int(row.n1), display_name=row.a,
+                                                             id_kind=row.b, id_number=row.c))
+        else:
+            facts.units.add(row.a)
+    return facts
 
 
 # A batch's ids in one statement: (case id, case number serial) for each new case, then (file id, locker id) for

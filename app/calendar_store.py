@@ -23,13 +23,21 @@ _cache: dict[str, tuple[Any, WorkCalendar]] = {}
 _lock = threading.Lock()
 
 
-def stamp(conn: Connection) -> tuple[Any, ...]:
-    """What changes whenever a year's notice is loaded (loaded_at moves) or a year is added or removed."""
+def stamp_columns() -> list[Any]:
+    """What changes whenever a year's notice is loaded (loaded_at moves) or a year is added or removed: the
+    years, the latest load (as text) and the official years, as three columns of one row (a caller may read
+    them with other facts in one statement: `stamp_of`)."""
     cy = s.calendar_years.c
-    row = conn.execute(sa.select(
-        sa.func.count(), sa.func.max(cy.loaded_at),
-        sa.func.sum(sa.case((cy.official, 1), else_=0)))).fetchall()[0]
-    return (int(row[0] or 0), row[1], int(row[2] or 0))
+    return [sa.func.count(), sa.cast(sa.func.max(cy.loaded_at), sa.String),
+            sa.func.sum(sa.case((cy.official, 1), else_=0))]
+
+
+def stamp_of(years: Any, latest: Any, official: Any) -> tuple[Any, ...]:
+    return (int(years or 0), latest, int(official or 0))
+
+
+def stamp(conn: Connection) -> tuple[Any, ...]:
+    return stamp_of(*conn.execute(sa.select(*stamp_columns())).one())
 
 
 def calendar_from(conn: Connection) -> WorkCalendar:
@@ -44,11 +52,12 @@ def load_calendar(db: Database) -> WorkCalendar:
         return calendar_on(conn, db)
 
 
-def calendar_on(conn: Connection, db: Database) -> WorkCalendar:
+def calendar_on(conn: Connection, db: Database, current: tuple[Any, ...] | None = None) -> WorkCalendar:
     """load_calendar on a connection the caller holds (a batch writer's own transaction): the cached calendar
-    while the stamp is unchanged."""
+    while the stamp is unchanged (`current`: the stamp as the caller read it in this transaction)."""
     key = f"{db.url}|{db.schema}"
-    current = stamp(conn)
+    if current is None:
+        current = stamp(conn)
     with _lock:
         hit = _cache.get(key)
     if hit is not None and hit[0] == current:

@@ -170,10 +170,6 @@ def process_main(url: str, schema: str | None, user_ids: list[int], start_at: fl
     from app import schema as s
 
     db = _database(url, schema)
-    if os.environ.get("XP_SWITCH"):
-        sys.setswitchinterval(float(os.environ["XP_SWITCH"]))
-    if os.environ.get("XP_THREADS") and url.startswith("duckdb"):
-        raw, c = db.raw_duckdb(); c.execute(f"SET threads={int(os.environ['XP_THREADS'])}"); raw.close()
     with db.read() as conn:
         villages = [r[0] for r in conn.execute(sa.select(s.regions.c.code).where(
             s.regions.c.level == sa.select(sa.func.max(s.regions.c.level)).scalar_subquery()))]

@@ -354,3 +354,21 @@ def test_the_same_upload_filed_again_stands_on_its_locker_entry(seeded_db, tmp_p
                                               .where(cm.case_id == case_id)).all())
                  for case_id in (first["case_id"], second["case_id"])}
     assert given[first["case_id"]] == given[second["case_id"]] and len(given[first["case_id"]]) == len(uploads)
+
+
+def test_a_filing_prepared_under_other_handling_units_is_filed_with_the_current_ones(seeded_db):
+    """The units that could handle a filing are asked about with the batch's other facts, as its item version
+    named them when it was prepared; if the current version names others (published meanwhile), the batch asks
+    about those too, and the case goes to the unit the current version gives."""
+    import dataclasses
+
+    db = seeded_db
+    a = db.actors["applicant"]
+    prepared = _filing(db, a, key())
+    expected = prepared.units
+    stale = dataclasses.replace(prepared, units=("U-000000-NONE",))
+    [outcome] = db.write(lambda conn: apps.write_filings(conn, [stale], db))
+    assert outcome["state"] == wf.SUBMITTED and outcome["unit_id"] in expected
+    with db.read() as conn:
+        assert conn.execute(sa.select(s.org_units.c.unit_id)
+                            .where(s.org_units.c.unit_id == outcome["unit_id"])).scalar_one() == outcome["unit_id"]
