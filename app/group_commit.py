@@ -60,7 +60,9 @@ class GroupWriter(Generic[R]):
         self.before_commit = before_commit
         self._beside: ThreadPoolExecutor | None = None
         self.max_batch = max_batch
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)      # a batch written: its callers, and the next leader, wake
+        self._arrived = threading.Condition(lock)   # a request queued: only a leader waiting for arrivals wakes
         self._queue: list[_Slot[R]] = []
         self._leading = False
         self._arriving = 0         # callers inside `arriving` that have not queued their request yet
@@ -86,7 +88,7 @@ class GroupWriter(Generic[R]):
             if not arrived:   # prepared nothing to write (refused, or answered without a write)
                 with self._cond:
                     self._arriving -= 1
-                    self._cond.notify_all()
+                    self._arrived.notify()
 
     def write(self, request: R, *, _arrival: bool = False) -> Any:
         """Write `request` with whatever else is waiting; returns its result or raises its own error."""
@@ -95,7 +97,7 @@ class GroupWriter(Generic[R]):
             self._queue.append(slot)
             if _arrival:
                 self._arriving -= 1
-                self._cond.notify_all()   # a leader waiting for it
+                self._arrived.notify()   # a leader waiting for it (only the leader: the others wait for a batch)
         while True:
             with self._cond:
                 while self._leading and not slot.done:
@@ -110,7 +112,7 @@ class GroupWriter(Generic[R]):
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
-                    self._cond.wait(left)
+                    self._arrived.wait(left)
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
             try:
                 self._write(batch)
