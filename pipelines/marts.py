@@ -111,6 +111,9 @@ CLOCK_STATES = tuple(sorted(wf.OPEN_STATES))
 OVERLAP = timedelta(minutes=10)
 DIMENSIONS = (("department", "dept_code"), ("item", "item_code"), ("district", "district_code"),
               ("town", "town_code"), ("village", "village_code"), ("officer", "officer_user_id"))
+# The dimensions in two branches, each a few columns whose combinations are few per day: the service
+# (department, item, officer) and the place (district, town, village).
+BRANCHES = (("dept_code", "item_code", "officer_user_id"), ("district_code", "town_code", "village_code"))
 _LOCK = threading.Lock()   # one build at a time per process: two would conflict on the same rows
 BUILD_LOCK = 0x455A5A57    # 'EZZW': the advisory lock of warehouse builds across servers (PostgreSQL mode)
 KEEP_SECONDS = 600         # a superseded published build is deleted this long after its successor appeared
@@ -242,13 +245,28 @@ def render(template: str, incremental: bool) -> str:
         keys = " ".join(f"WHEN GROUPING({col}) = 0 THEN CAST({col} AS VARCHAR)" for _, col in DIMENSIONS)
         return f"CASE {names} ELSE 'city' END AS dimension, CASE {keys} ELSE '{CITY}' END AS key"
 
-    def grouping_sets(period: str) -> str:
-        sets = [f"(period_kind, {period}, {col})" for _, col in DIMENSIONS] + [f"(period_kind, {period})"]
+    def grouping_sets(period: str, *extra: str) -> str:
+        keys = ", ".join(("period_kind", period, *extra))
+        sets = [f"({keys}, {col})" for _, col in DIMENSIONS] + [f"({keys})"]
         return f"GROUPING SETS ({', '.join(sets)})"
+
+    # A side's facts counted first per day (or per value as well) along the two branches of the dimensions —
+    # each row carries one branch's columns, the other's NULL, and `by_place` says which — then rolled up
+    # with grouping_sets(..., "by_place"): each dimension's groups from the other branch have a NULL key and
+    # are dropped with the NULL keys of the facts, and the city is kept once (from the service branch).
+    def branch_columns() -> str:
+        return f"GROUPING({BRANCHES[0][0]}) AS by_place, {', '.join(c for branch in BRANCHES for c in branch)}"
+
+    def branches(*keys: str) -> str:
+        return f"GROUPING SETS ({', '.join('(' + ', '.join((*keys, *branch)) + ')' for branch in BRANCHES)})"
+
+    def branch_kept() -> str:
+        return "key IS NOT NULL AND NOT (dimension = 'city' AND by_place = 1)"
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - SQL, not HTML
     env.globals.update(changed=changed, written=written, affected=affected, affected_facts=affected_facts,
-                       dimension_columns=dimension_columns, grouping_sets=grouping_sets, is_incremental=incremental)
+                       dimension_columns=dimension_columns, grouping_sets=grouping_sets, branch_columns=branch_columns,
+                       branches=branches, branch_kept=branch_kept, is_incremental=incremental)
     body = "\n".join(line for line in template.splitlines() if not line.strip().startswith("--"))
     return env.from_string(body).render().strip().rstrip(";")
 
