@@ -2,8 +2,7 @@
 -- The measures of the period a case was completed in, per department, item, region node and officer:
 -- completed, on time, working days used (mean, median, p90), refused, rated, rating points, bad reviews.
 WITH facts AS (
-    SELECT f.*, p.period_kind,
-           CASE p.period_kind WHEN 'week' THEN f.completed_week ELSE f.completed_month END AS period
+    SELECT f.*, p.period_kind, CAST(date_trunc(p.period_kind, f.completed_day) AS DATE) AS period
     FROM marts.fct_case AS f CROSS JOIN (VALUES ('week'), ('month')) AS p(period_kind)
     WHERE f.completed_day IS NOT NULL {{ affected_facts("f", "completed") }}
 ), measured AS (
@@ -15,7 +14,7 @@ WITH facts AS (
            SUM(CASE WHEN refused THEN 1 ELSE 0 END) AS refused,
            COUNT(rating_level) AS rated,
            SUM(rating_level) AS rating_points,
-           SUM(CASE WHEN bad_review THEN 1 ELSE 0 END) AS bad_reviews
+           SUM(CASE WHEN rating_level <= 2 THEN 1 ELSE 0 END) AS bad_reviews
     FROM facts WHERE TRUE {{ affected("period", "period_kind", "completed") }}
     GROUP BY {{ grouping_sets("period") }}
 )
