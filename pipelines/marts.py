@@ -122,9 +122,14 @@ KEEP_SECONDS = 600         # a superseded published build is deleted this long a
 # refresh tests the rows it wrote (`written`: the refresh's new rows of a model, else the whole table) and the
 # periods it recomputed: the per-row tests of the facts read the rows written, not the 10M-row table.
 _MEASURE_SIDES = ("mart_received", "mart_completed", "mart_alarms")
+# The ids are counted once each in a bitmap over their range where the range is small enough (case ids come from
+# a sequence: 10M cases, a 1.25 MB bitmap): measured 0.03 s at 10M where COUNT(DISTINCT) hashed them in 0.4 s.
+# (bitstring_agg refuses a range too large, and an error would abort the build: the range is read first.)
+DENSE_IDS = 2**30
 TESTS: list[tuple[str, str, str]] = [
     ("fct_case", "case_id unique",
-     "SELECT COUNT(*) - COUNT(DISTINCT case_id) FROM {{ written('fct_case') }}"),
+     "SELECT COUNT(*) - {% if ids_span is not none and ids_span < dense_ids %}bit_count(bitstring_agg(case_id))"
+     "{% else %}COUNT(DISTINCT case_id){% endif %} FROM {{ written('fct_case') }}"),
     ("fct_case", "no null keys", "SELECT COUNT(*) FROM {{ written('fct_case') }} WHERE dept_code IS NULL "
      "OR submitted_day IS NULL"),
     ("fct_case", "one row per case that left the draft",
@@ -217,7 +222,7 @@ def models() -> list[Model]:
     return out
 
 
-def render(template: str, incremental: bool) -> str:
+def render(template: str, incremental: bool, **variables: Any) -> str:
     """A model or test with its Jinja macros expanded (only fixed SQL: nothing a user typed)."""
     def changed(column: str) -> str:
         return f"AND {column} IN (SELECT case_id FROM _changed_cases)" if incremental else ""
@@ -272,7 +277,7 @@ def render(template: str, incremental: bool) -> str:
                        dimension_columns=dimension_columns, grouping_sets=grouping_sets, branch_columns=branch_columns,
                        branches=branches, branch_kept=branch_kept, is_incremental=incremental)
     body = "\n".join(line for line in template.splitlines() if not line.strip().startswith("--"))
-    return env.from_string(body).render().strip().rstrip(";")
+    return env.from_string(body).render(**variables).strip().rstrip(";")
 
 
 def warehouse_path() -> Path:
@@ -604,8 +609,10 @@ def _source_views(wh: duckdb.DuckDBPyConnection) -> None:
 
 
 def _failures(wh: duckdb.DuckDBPyConnection, incremental: bool) -> list[str]:
+    span = wh.execute(render("SELECT MAX(case_id) - MIN(case_id) FROM {{ written('fct_case') }}",
+                             incremental)).fetchall()[0][0]
     return [f"{model}: {what} ({bad} rows)" for model, what, sql in TESTS
-            if (bad := wh.execute(render(sql, incremental)).fetchall()[0][0] or 0)]
+            if (bad := wh.execute(render(sql, incremental, ids_span=span, dense_ids=DENSE_IDS)).fetchall()[0][0] or 0)]
 
 
 def check(db: Database) -> list[str]:
