@@ -5,10 +5,10 @@ memory; DuckDB only reads the tables (`load`), the computation is pandas (`build
 It computes the same thing as the SQL models, column for column (tests/test_marts_baseline.py compares every
 frame with its SQL table on a generated history):
 
-    fct_case          a row per case that left the draft: days, ISO weeks and months, region path, officer,
-                      refusal, rating, working days used (differences of the calendar's running index, less
-                      the stops begun on or after the acceptance day; open stops run to the build day) and on
-                      time (completed cases only)
+    fct_case          a row per case that left the draft: days (the marts take their ISO weeks and months from
+                      them), region path, officer, refusal, rating, working days used (differences of the
+                      calendar's running index, less the stops begun on or after the acceptance day; open stops
+                      run to the build day) and on time (completed cases only)
     mart_received     per (period_kind, period) × department, item, district, town, village, officer and the
     mart_completed    city ('4207'): the measures of the period a case was received / completed in, an alarm
     mart_alarms       raised in (the GROUPING SETS of the SQL: one groupby per dimension; NULL keys dropped)
@@ -61,9 +61,8 @@ FCT_COLUMNS = [c for c in [
     "case_id", "case_no", "item_code", "dept_code", "unit_id", "accepted_unit_id", "region_code", "district_code",
     "town_code", "village_code", "level", "channel", "state", "warning_level", "supplement_count", "promised_days",
     "extension_days", "clock_start", "submitted_day", "accepted_day", "decided_day", "completed_day",
-    "received_week", "completed_week", "received_month", "completed_month", "accepted_by", "refused",
-    "officer_user_id", "clock_end_day", "days_allowed", "not_accepted", "supplemented", "online", "rating_level",
-    "bad_review", "working_days_used", "on_time"] if c not in DROPPED]
+    "accepted_by", "refused", "officer_user_id", "clock_end_day", "days_allowed", "not_accepted", "supplemented",
+    "online", "rating_level", "working_days_used", "on_time"] if c not in DROPPED]
 RECEIVED_COLUMNS = [*KEYS, "received", "accepted", "received_online", "supplemented"]
 COMPLETED_COLUMNS = [*KEYS, "completed", "completed_on_time", "mean_working_days", "refused", "rated",
                      "rating_points", "bad_reviews", "median_working_days", "p90_working_days"]
@@ -161,10 +160,6 @@ def _stg_cases(cases: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         out[col] = c[col]
     for side in ("submitted", "accepted", "decided", "completed"):
         out[f"{side}_day"] = c[f"{side}_at"].dt.normalize()
-    out["received_week"] = _week(c["submitted_at"])
-    out["completed_week"] = _week(c["completed_at"])
-    out["received_month"] = _month(c["submitted_at"])
-    out["completed_month"] = _month(c["completed_at"])
     out["assigned_user_id"] = c["assigned_user_id"]
     out = out.merge(accepted_by, on="case_id", how="left")
     out["refused"] = out["case_id"].isin(refused)
@@ -199,7 +194,6 @@ def _fct_case(sources: dict[str, pd.DataFrame], build_day: pd.Timestamp) -> pd.D
     f["online"] = f["channel"] == "online"
     ratings = sources["ratings"][["case_id", "level"]].rename(columns={"level": "rating_level"})
     f = f.merge(ratings, on="case_id", how="left")
-    f["bad_review"] = f["rating_level"] <= 2
     f = f.merge(stopped, on="case_id", how="left")
     f["stopped_days"] = f["stopped_days"].fillna(0)
 
@@ -215,7 +209,7 @@ def _fct_case(sources: dict[str, pd.DataFrame], build_day: pd.Timestamp) -> pd.D
 # -- the three sides ----------------------------------------------------------------------------------------------
 def _mart_received(fct: pd.DataFrame) -> pd.DataFrame:
     cols = ["case_id", "accepted_day", "online", "supplemented", *[col for _, col in DIMENSIONS]]
-    facts = _by_period(fct[cols], fct["received_week"], fct["received_month"])
+    facts = _by_period(fct[cols], _week(fct["submitted_day"]), _month(fct["submitted_day"]))
     facts = facts[facts["period"].notna()]
     out = _grouping_sets(facts, lambda g: g.agg(received=("case_id", "size"), accepted=("accepted_day", "count"),
                                                  received_online=("online", "sum"),
@@ -234,9 +228,10 @@ def _completed_measures(g) -> pd.DataFrame:  # noqa: ANN001 - a DataFrameGroupBy
 
 def _mart_completed(fct: pd.DataFrame) -> pd.DataFrame:
     done = fct[fct["completed_day"].notna()]
-    cols = ["case_id", "on_time", "refused", "rating_level", "bad_review", *[col for _, col in DIMENSIONS]]
-    facts = _by_period(done[cols].assign(used=done["working_days_used"].astype("float64")),
-                       done["completed_week"], done["completed_month"])
+    cols = ["case_id", "on_time", "refused", "rating_level", *[col for _, col in DIMENSIONS]]
+    facts = _by_period(done[cols].assign(used=done["working_days_used"].astype("float64"),
+                                         bad_review=done["rating_level"] <= 2),
+                       _week(done["completed_day"]), _month(done["completed_day"]))
     return _grouping_sets(facts, _completed_measures)[COMPLETED_COLUMNS]
 
 

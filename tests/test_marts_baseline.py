@@ -159,7 +159,7 @@ def test_the_history_is_not_vacuous(built):  # noqa: ANN001
     _, tables, _ = built
     fct, al, rating = tables["fct_case"], tables["mart_alarms"], tables["mart_dept_rating"]
     assert fct["working_days_used"].notna().sum() > 1000
-    assert fct["on_time"].eq(False).sum() > 0 and fct["refused"].sum() > 0 and fct["bad_review"].eq(True).sum() > 0
+    assert fct["on_time"].eq(False).sum() > 0 and fct["refused"].sum() > 0 and fct["rating_level"].le(2).sum() > 0
     assert fct["town_code"].notna().all() and fct["village_code"].isna().sum() > 0
     assert set(al["dimension"]) == {"department", "item", "district", "town", "village", "officer", "city"}
     assert al["period"].nunique() > 20

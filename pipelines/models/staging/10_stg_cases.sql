@@ -1,6 +1,6 @@
 -- ephemeral
--- One row per case that left the draft: the dates as days, the week (ISO, Monday) and month it was received
--- and completed, the officer who holds it (or else the one who accepted it), whether it was refused, and the
+-- One row per case that left the draft: the dates as days (the week and month a case was received or completed
+-- in are taken from them where they are counted: not stored with 10M facts), the officer who holds it (or else the one who accepted it), whether it was refused, and the
 -- region path city → district → town → village. The accepting officer and the refusal come from the events;
 -- a refresh reads the events only of cases submitted, accepted or decided since the last build
 -- (`_needs_events`) and keeps the earlier answer for the others (`_old`: their facts before the refresh),
@@ -34,10 +34,6 @@ WITH ev AS (
         CAST(c.accepted_at AS DATE) AS accepted_day,
         CAST(c.decided_at AS DATE) AS decided_day,
         CAST(c.completed_at AS DATE) AS completed_day,
-        CAST(date_trunc('week', c.submitted_at) AS DATE) AS received_week,
-        CAST(date_trunc('week', c.completed_at) AS DATE) AS completed_week,
-        CAST(date_trunc('month', c.submitted_at) AS DATE) AS received_month,
-        CAST(date_trunc('month', c.completed_at) AS DATE) AS completed_month,
         c.assigned_user_id,
 {% if is_incremental %}
         k.accepted_by, k.refused
