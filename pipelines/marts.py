@@ -272,10 +272,16 @@ def render(template: str, incremental: bool, **variables: Any) -> str:
     def branch_kept() -> str:
         return "key IS NOT NULL AND NOT (dimension = 'city' AND by_place = 1)"
 
+    def day_periods(days: str) -> str:
+        """The per-day counts `days`, each row twice: with its week and with its month (period_kind, period)."""
+        return (f"(SELECT d.*, p.period_kind, CAST(date_trunc(p.period_kind, d.day) AS DATE) AS period "
+                f"FROM {days} AS d CROSS JOIN (VALUES ('week'), ('month')) AS p(period_kind))")
+
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - SQL, not HTML
     env.globals.update(changed=changed, written=written, affected=affected, affected_facts=affected_facts,
                        dimension_columns=dimension_columns, grouping_sets=grouping_sets, branch_columns=branch_columns,
-                       branches=branches, branch_kept=branch_kept, is_incremental=incremental)
+                       branches=branches, branch_kept=branch_kept, day_periods=day_periods,
+                       is_incremental=incremental)
     body = "\n".join(line for line in template.splitlines() if not line.strip().startswith("--"))
     return env.from_string(body).render(**variables).strip().rstrip(";")
 

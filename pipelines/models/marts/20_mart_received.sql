@@ -22,8 +22,7 @@ WITH days AS (
            CAST(SUM(accepted) AS BIGINT) AS accepted,
            SUM(received_online) AS received_online,
            SUM(supplemented) AS supplemented
-    FROM (SELECT d.*, p.period_kind, CAST(date_trunc(p.period_kind, d.day) AS DATE) AS period
-          FROM days AS d CROSS JOIN (VALUES ('week'), ('month')) AS p(period_kind))
+    FROM {{ day_periods("days") }}
     WHERE TRUE {{ affected("period", "period_kind", "received") }}
     GROUP BY {{ grouping_sets("period", "by_place") }}
 )

@@ -29,8 +29,7 @@ WITH days AS (
            CAST(SUM(rated) AS BIGINT) AS rated,
            SUM(rating_points) AS rating_points,
            SUM(bad_reviews) AS bad_reviews
-    FROM (SELECT d.*, p.period_kind, CAST(date_trunc(p.period_kind, d.day) AS DATE) AS period
-          FROM days AS d CROSS JOIN (VALUES ('week'), ('month')) AS p(period_kind))
+    FROM {{ day_periods("days") }}
     WHERE TRUE {{ affected("period", "period_kind", "completed") }}
     GROUP BY {{ grouping_sets("period", "by_place") }}
 ), facts AS (
