@@ -72,18 +72,15 @@ def item_materials(db: Database, item_code: str, version: int) -> list[Material]
     return list(db.remembered(("item_materials", item_code, int(version)), load))
 
 
-def _handling(db: Database, item_code: str, version: int) -> cases.RowView:
-    """Who handles an item version (its department and handling levels: what cases.unit_candidates reads), kept
-    in process once the version is final, as its form is."""
-    def load() -> tuple[cases.RowView, bool]:
-        i = s.items.c
+def _handling(db: Database, item_code: str, version: int) -> Any:
+    """An item version's row (its department and handling levels are what cases.unit_candidates reads), kept in
+    process once the version is final, as its form is."""
+    def load() -> tuple[Any, bool]:
         with db.read() as conn:
-            row = conn.execute(sa.select(i.dept_code, i.handling_levels, i.status)
-                               .where(i.item_code == item_code, i.version == version)).fetchone()
-        if row is None:
+            row = cases.item_version(conn, item_code, version)
+        if row is None:   # refused by the checks before this is read; never kept
             return cases.RowView({"dept_code": None, "handling_levels": []}), False
-        return (cases.RowView({"dept_code": row.dept_code, "handling_levels": row.handling_levels}),
-                row.status in forms.FINAL_STATUSES)
+        return row, row.status in forms.FINAL_STATUSES
 
     return db.remembered(("item_handling", item_code, int(version)), load)
 
@@ -435,8 +432,9 @@ def prepare_filing(db: Database, actor: Actor, item_code: str, *, item_version: 
 
 def flush_uploads(filings: Sequence[Filing]) -> None:
     """The batch's uploads, written by prepare_filing without fsync, flushed to disk in one call while its
-    transaction runs, and before it commits: a committed case never names bytes a crash could lose. (Each filing fsyncing its own five files
-    and their folders took ten fsyncs, and as long as the batch's whole write, in every applicant's wait.)"""
+    transaction runs, and before it commits: a committed case never names bytes a crash could lose. (Each filing
+    fsyncing its own five files and their folders took ten fsyncs, and as long as the batch's whole write, in
+    every applicant's wait.)"""
     files.make_durable(files.files_dir(), [row["storage_path"] for f in filings for row in f.kept.values()])
 
 

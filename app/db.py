@@ -356,9 +356,10 @@ def bulk_insert_all(conn: Connection, tables: list[tuple[sa.Table, list[dict[str
     in the order given.
 
     On DuckDB each table's rows go in as one Arrow table, scanned by one INSERT … SELECT, and the INSERTs are
-    sent in one call (up to six tables): a statement with hundreds of parameters spends milliseconds converting them one by one
-    (measured: the five tables' rows of 8 new cases, commit included, took 24 ms as parameters and 14 ms as
-    Arrow), and every call back from DuckDB must win the GIL again from the threads busy checking the next forms.
+    sent in one call (up to six tables): a statement with hundreds of parameters spends milliseconds converting
+    them one by one (measured: the five tables' rows of 8 new cases, commit included, took 24 ms as parameters
+    and 14 ms as Arrow), and every call back from DuckDB must win the GIL again from the threads busy checking
+    the next forms.
     PostgreSQL gets one COPY per table (row-by-row INSERTs would make a 20,000-case legacy import take minutes).
     JSON columns are encoded as JSONText does."""
     tables = [(t, rows) for t, rows in tables if rows]

@@ -115,11 +115,12 @@ def write_durably(path: Path, data: bytes, *, sync: bool = True) -> None:
         os.close(fd)
     os.replace(tmp, path)
     if sync:
-        _fsync_folder(path.parent)
+        fsync_path(path.parent)
 
 
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path | str) -> None:
+    """fsync a file or a folder (a folder: the names in it, after a rename into it) by its path."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -156,26 +157,22 @@ def make_durable(root: Path, stored: list[str]) -> None:
             os.close(fd)
         return
     for relative in dict.fromkeys(stored):
-        fd = os.open(root / relative, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(root / relative)
     for folder in dict.fromkeys((root / relative).parent for relative in stored):
-        _fsync_folder(folder)
+        fsync_path(folder)
 
 
-def keep(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BYTES, *,
-         sync: bool = True) -> dict[str, Any]:
-    """Check one upload and write its bytes (once per content); returns its stored_files row but the owner.
-    `sync=False`: see write_durably."""
-    return keep_telling(upload, formats, root, max_bytes, sync=sync)[0]
+def keep(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
+    """Check one upload and write its bytes durably (once per content); returns its stored_files row but the
+    owner."""
+    return keep_telling(upload, formats, root, max_bytes)[0]
 
 
 def keep_telling(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BYTES, *,
                  sync: bool = True) -> tuple[dict[str, Any], bool]:
     """`keep`, and whether the bytes were new to the store (then no stored file, nor a locker entry, holds them
-    yet: the store is content-addressed and every stored file's bytes are written before its row)."""
+    yet: the store is content-addressed and every stored file's bytes are written before its row).
+    `sync=False`: see write_durably."""
     ext = check_upload(upload, formats, max_bytes)
     digest = hashlib.sha256(upload.data).hexdigest()
     stored = f"{digest[:2]}/{digest}"

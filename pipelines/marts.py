@@ -16,7 +16,8 @@ watermark (less a margin), new cases, and the open cases whose clock runs to the
 they fall in; of the changed cases' fact rows only those that came out different are rewritten, and the
 data tests read the rows written. It trusts the timestamps: a move written with a much earlier time than the
 last build (a backdated import) needs a full build, as does a change of the calendar; new weights or models
-(the SQL of models/) make one by themselves. A full build (`build`) recomputes everything (on demand, after a calendar change, or when there is nothing yet).
+(the SQL of models/) make one by themselves. A full build (`build`) recomputes everything (on demand, after a
+calendar change, or when there is nothing yet).
 Either runs in one transaction and keeps the old marts if a data test fails.
 
 In DuckDB mode the marts live in schema `marts` of the same file, built by the process that owns it (the app
@@ -69,6 +70,7 @@ from app import calendar_store, timeutil
 from app import workflow as wf
 from app.config import Settings, load_settings, path_setting
 from app.db import Database, get_database
+from app.files import fsync_path
 
 MODELS = Path(__file__).resolve().parent / "models"
 SOURCES = ("cases", "case_events", "clock_stops", "ratings", "alarms", "items", "departments", "regions",
@@ -384,14 +386,6 @@ def published_path() -> Path | None:
     return warehouse_path().with_name(name) if name else None
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
     """Write under a temporary name in the same directory, fsync it, rename it onto `target`, fsync the
     directory: a reader finds the old file or the whole new one, also after a crash."""
@@ -403,7 +397,7 @@ def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
 
 
 def _publish() -> Path:
@@ -634,7 +628,6 @@ def _set_up(wh: duckdb.DuckDBPyConnection, db: Database, build_day: date, weight
     wh.execute("CREATE SCHEMA IF NOT EXISTS marts")
     wh.execute("CREATE TABLE IF NOT EXISTS marts.build_log (built_at TIMESTAMP, build_day DATE, mode VARCHAR, "
                "watermark TIMESTAMP, changed_cases BIGINT, seconds DOUBLE, weights VARCHAR, models VARCHAR)")
-    wh.execute("ALTER TABLE marts.build_log ADD COLUMN IF NOT EXISTS models VARCHAR")   # a log from before
     if db.is_duckdb:
         _source_views(wh)
     else:

@@ -141,6 +141,36 @@ def test_a_broken_mart_fails_its_data_tests(history):
     marts.build(history, build_day=BUILD_DAY)   # and a rebuild puts it right
 
 
+@pytest.mark.parametrize("dense_ids", [marts.DENSE_IDS, 0])
+def test_a_case_counted_twice_fails_the_facts_tests(history, monkeypatch, dense_ids):
+    """`case_id unique` catches a duplicated fact both ways it counts: the bitmap over a small id range, and
+    COUNT(DISTINCT) (a range too large for the bitmap, here forced)."""
+    if not history.is_duckdb:
+        pytest.skip("the data tests are the same SQL on the warehouse")
+    monkeypatch.setattr(marts, "DENSE_IDS", dense_ids)
+    assert marts.check(history) == []
+    raw, con = history.raw_duckdb()
+    try:
+        con.execute("INSERT INTO marts.fct_case SELECT * FROM marts.fct_case LIMIT 1")
+    finally:
+        raw.close()
+    try:
+        assert any("case_id unique (1 rows)" in failure for failure in marts.check(history))
+    finally:
+        marts.build(history, build_day=BUILD_DAY)   # the module's history whole again for the tests after
+
+
+def test_new_models_make_the_next_refresh_a_full_build(history, monkeypatch):
+    """Marts built by other SQL (a column no longer stored, a measure computed otherwise) are rebuilt, not
+    patched: the refresh after a change of models/ is a full build, the one after that incremental again."""
+    assert marts.refresh(history, build_day=BUILD_DAY).mode == "incremental"
+    monkeypatch.setattr(marts, "models_version", lambda: "changed!")
+    assert marts.refresh(history, build_day=BUILD_DAY).mode == "full"
+    assert marts.refresh(history, build_day=BUILD_DAY).mode == "incremental"
+    monkeypatch.undo()
+    assert marts.refresh(history, build_day=BUILD_DAY).mode == "full"   # back to the real models
+
+
 @pytest.fixture(params=["duckdb", "postgresql"])
 def moving_history(request, tmp_path):  # noqa: ANN001, ANN201
     """A small history built on 19 November, then a week of work through the services."""
