@@ -33,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import machine  # noqa: E402 - after the path is set
+
 FLOOR_SQL = """
 WITH c AS (
     SELECT case_id, dept_code, channel, supplement_count, promised_days + extension_days AS allowed, clock_start,
@@ -265,10 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import duckdb
 
+    before = machine.reference_loop()
     print(f"DuckDB {duckdb.__version__}; {os.cpu_count()} cores; started {date.today()}")
     for path in args.files:
         bench_file(path, with_pandas=not args.no_pandas, with_explorer=not args.no_explorer, runs=args.runs,
                    only_pandas=args.only_pandas)
+    print(f"\n{machine.describe(before)}")
     return 0
 
 

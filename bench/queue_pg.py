@@ -7,7 +7,7 @@ table; nothing is asserted.
 
 The schema is generated once with pipelines.demo (through EZZ_DATABASE_URL / EZZ_DATABASE_SCHEMA) and kept; the
 explorer reads the analytics warehouse (a DuckDB file built from PostgreSQL by pipelines.marts; --warehouse,
-built with --full when absent). The machine's load average is printed beside the table.
+built with --full when absent). The machine (load average, a reference loop: bench/machine.py) is printed beside the table.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import machine  # noqa: E402 - after the path is set
 
 PG_URL = os.environ.get("EZZ_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -130,11 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         med, p95, worst = _timed(fn, args.runs)
         rows.append(("指标探索 supervisor", name, med, p95, worst))
 
-    load = os.getloadavg()
     wh = marts.published_path()
     print(f"\nPostgreSQL schema {args.schema}: {n:,} cases; warehouse {wh.name} "
           f"({wh.stat().st_size / 1e6:.0f} MB); {args.runs} runs each after one warm-up; "
-          f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
+          f"{machine.describe()}\n")
     print(f"| {'screen':34} | {'call':34} | median ms | p95 ms | max ms |")
     print(f"|{'-' * 36}|{'-' * 36}|----------:|-------:|-------:|")
     for screen, name, med, p95, worst in rows:

@@ -42,6 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import machine  # noqa: E402 - after the path is set
+
 PG_URL = os.environ.get("EZZ_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ITEM = "4207-SCJG-003"   # 食品经营许可: the most frequent item, five materials
 RUNS = {"duckdb": ("duckdb", 1, 1), "pg1": ("postgresql", 1, 1), "pg2": ("postgresql", 2, 2),
@@ -355,20 +357,20 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         print(f"{name}: preparing and running…", file=sys.stderr, flush=True)
-        rows.append(run(name, submitters=args.submitters, seconds=seconds, count=args.count,
-                        material_kb=args.material_kb, schema=args.schema, pg_url=args.pg_url))
-    load = os.getloadavg()
+        loop = machine.reference_loop()   # the machine's speed just before this run: it drifts between runs
+        rows.append({**run(name, submitters=args.submitters, seconds=seconds, count=args.count,
+                           material_kb=args.material_kb, schema=args.schema, pg_url=args.pg_url), "loop": loop})
     print(f"\n{ITEM} (食品经营许可): form + 5 uploads of {args.material_kb} KB each per submission; "
-          f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
+          f"{machine.describe()}; \"ref loop\": that loop just before the run\n")
     print("| backend     | processes | submitters | submissions | seconds | submissions/s | p50 ms | p95 ms "
-          "| per batch | errors | data check |")
+          "| per batch | errors | data check | ref loop s |")
     print("|-------------|----------:|-----------:|------------:|--------:|--------------:|-------:|-------:"
-          "|----------:|-------:|------------|")
+          "|----------:|-------:|------------|-----------:|")
     for r in rows:
         print(f"| {r['backend']:11} | {r['processes']:9} | {r['submitters']:>10} | {r['submissions']:11,} "
               f"| {r['seconds']:7.1f} | {r['rate']:13.1f} | {r['p50']:6.1f} | {r['p95']:6.1f} | {r['per_batch']:9.1f} "
               f"| {r['errors']:6} "
-              f"| {r['check']} |")
+              f"| {r['check']} | {r['loop']:10.2f} |")
     for r in rows:
         for sample in r["error_samples"]:
             print(f"  error ({r['backend']}, {r['processes']} process): {sample}")
