@@ -110,6 +110,35 @@ def test_an_admin_designs_and_publishes_an_item_on_the_screen(env):
     assert "已创建第 2 版草稿。" in [x.value for x in at.success]
 
 
+def test_a_new_item_keeps_its_defaults_through_a_run_that_did_not_draw_the_editor(env):
+    """Streamlit drops a widget's value after a completed run that did not draw it; a run that stops short of
+    the editor (seen on a loaded machine in the browser test) must not empty the fields the user never
+    touched: the new item's handling level, time limits and review steps are still there when it is saved."""
+    db, admin = env, env.actors["admin"]
+    code = new_code()
+    at = page("item_designer", admin)
+    click(at, "designer_new")
+    opened = at.session_state["designer_open"]
+    at.session_state["designer_open"] = None   # one run that draws the list, not the editor
+    at.run()
+    assert "d-levels" not in at.session_state and "d-steps" not in at.session_state
+    at.session_state["designer_open"] = opened
+    at.run()
+    assert at.multiselect(key="d-levels").value == ["市"]
+    assert at.number_input(key="d-statutory").value == 20 and at.number_input(key="d-promised").value == 10
+    assert at.text_area(key="d-steps").value == "审查\n审核"
+    at.text_input(key="d-code").input(code)
+    at.text_input(key="d-name").input("网约配送员备案（默认值）")
+    at.selectbox(key="d-dept").set_value("SCJG")
+    at.run()
+    click(at, "d-save")
+    assert not errors(at), errors(at)
+    assert f"事项 {code} 已创建为草稿（第 1 版）。" in [x.value for x in at.success]
+    spec = designer.load(db, admin, code, 1)[1]
+    assert (spec.handling_levels, spec.statutory_limit, spec.promised_days, spec.review_steps) == (
+        ["市"], 20, 10, ["审查", "审核"])
+
+
 def test_a_refused_design_says_why_and_saves_nothing(env):
     db, admin = env, env.actors["admin"]
     code = new_code()
