@@ -1,7 +1,6 @@
 """What the machine was like while a benchmark ran, printed beside its table: the figures of a shared two-core
-machine move with the host's load (seen here: the same fixed Python loop taking 0.86 s and 1.6 s within the
-same hour, and every benchmark slower by as much), so a table is read with the reference loop measured just
-before and after it."""
+machine move with the host's load (seen here: a loop of 10M additions taking 0.86 s and 1.6 s within the same
+hour, and every benchmark slower by as much), so a table is read with a reference loop measured beside it."""
 from __future__ import annotations
 
 import os

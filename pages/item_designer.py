@@ -23,7 +23,7 @@ from app.ui import session as ui
 tr = ui.tr
 OPEN, MATS, FIELDS, FEES, FLASH, PROBLEMS = ("designer_open", "designer_materials", "designer_fields",
                                              "designer_fees", "designer_flash", "designer_problems")
-SEED = "designer_seed"   # the opened design's widget values, kept apart from the widgets (see restore_widgets)
+SEED = "designer_seed"   # the opened design's widget values, kept apart from the widgets (given back in editor())
 
 
 # -- messages ----------------------------------------------------------------------------------------------------
@@ -71,22 +71,11 @@ def put_spec(spec: ItemSpec, info: dict[str, Any]) -> None:
               "d-statutory": int(spec.statutory_limit), "d-unit": spec.statutory_unit,
               "d-promised": int(spec.promised_days), "d-immediate": bool(spec.immediate), "d-result": spec.result_name,
               "d-basis": spec.basis, "d-conditions": spec.conditions}
-    st.session_state.update(values)
+    form_widgets.seed_widgets(values, reset=True)
     st.session_state[SEED] = values
     st.session_state[MATS], st.session_state[FIELDS] = list(spec.materials), list(spec.fields)
     st.session_state[FEES] = list(spec.fees)
     st.session_state[OPEN] = info
-
-
-def restore_widgets() -> None:
-    """Give back the opened design's value to any of its widgets whose state Streamlit dropped. Streamlit forgets
-    a widget's value after a completed run that did not draw it, so one run that stops short of the editor (a
-    session looked up while the server is busy, say) would empty the fields the user never touched: seen in a
-    browser test on a loaded machine, where a new item's default levels, time limits and review steps were gone
-    when 保存草稿 was pressed. A value the user changed and Streamlit then dropped comes back as opened."""
-    for key, value in (st.session_state.get(SEED) or {}).items():
-        if key not in st.session_state:
-            st.session_state[key] = value
 
 
 def spec_now() -> ItemSpec:
@@ -439,7 +428,9 @@ def lifecycle(info: dict[str, Any], pending: bool) -> None:
 
 def editor() -> None:
     info = st.session_state[OPEN]
-    restore_widgets()
+    # A widget Streamlit dropped starts again from the design as opened: a clean-clone CI run on a loaded
+    # machine once saved a new item with its untouched default levels, time limits and review steps emptied.
+    form_widgets.seed_widgets(st.session_state.get(SEED) or {})
     is_new = bool(info.get("new"))
     st.button(tr("designer.back"), key="designer_back", on_click=back_to_list)
     if is_new:

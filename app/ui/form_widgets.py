@@ -111,13 +111,21 @@ def widget_value(field: FormField, value: Any) -> Any:
     return "" if value is None else str(value)
 
 
+def seed_widgets(values: dict[str, Any], *, reset: bool = False) -> None:
+    """Give widgets (by key) their starting values. Without `reset` only the keys missing from the session
+    are set: a value the user is editing is kept, and a widget whose value Streamlit dropped (it forgets one
+    after a completed run that did not draw it — another page, or a run that stopped short) starts again from
+    its value here. Called before the widgets are drawn."""
+    for key, value in values.items():
+        if reset or key not in st.session_state:
+            st.session_state[key] = value
+
+
 def init_fields(fields: Iterable[FormField], prefix: str, initial: dict[str, Any], *, reset: bool = False) -> None:
     """Give each field widget its starting value (the draft's answers or the prefill). Without `reset`, a
     value the user is editing is kept; with it, the form starts over from `initial`."""
-    for field in fields:
-        key = field_widget_key(prefix, field)
-        if reset or key not in st.session_state:
-            st.session_state[key] = widget_value(field, initial.get(field.field_key))
+    seed_widgets({field_widget_key(prefix, field): widget_value(field, initial.get(field.field_key))
+                  for field in fields}, reset=reset)
 
 
 def render_field(field: FormField, prefix: str, problem: Problem | None = None, disabled: bool = False) -> None:
