@@ -50,10 +50,9 @@ def form_of(state: dict) -> tuple[list[forms.FormField], list[applications.Mater
 # -- form instances -----------------------------------------------------------------------------------------
 def begin(state: dict, initial: dict) -> None:
     """Make `state` the form instance and start its widgets from `initial`."""
-    fw.clear_widgets(f"{PREFIX}-")
     st.session_state[STATE] = {**state, "initial": initial}
     fields, mats = form_of(state)
-    fw.init_fields(fields, PREFIX, initial, reset=True)
+    fw.clear_widgets(f"{PREFIX}-", keep=fw.init_fields(fields, PREFIX, initial, reset=True))
     fw.reset_uploads(PREFIX, mats)
 
 

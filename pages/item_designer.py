@@ -64,7 +64,6 @@ def attempt(work, done_key: str, **params: Any) -> Any:  # noqa: ANN001
 # -- the design in the session ------------------------------------------------------------------------------------
 def put_spec(spec: ItemSpec, info: dict[str, Any]) -> None:
     """Start editing `spec` (its widgets set from it, earlier widget values forgotten)."""
-    form_widgets.clear_widgets("d-")
     values = {"d-code": spec.item_code, "d-name": spec.name, "d-kind": spec.kind, "d-category": spec.category,
               "d-dept": spec.dept_code or None, "d-levels": list(spec.handling_levels), "d-batch": int(spec.online_batch),
               "d-note": spec.note, "d-steps": "\n".join(spec.review_steps), "d-co": list(spec.co_dept_codes),
@@ -72,6 +71,7 @@ def put_spec(spec: ItemSpec, info: dict[str, Any]) -> None:
               "d-promised": int(spec.promised_days), "d-immediate": bool(spec.immediate), "d-result": spec.result_name,
               "d-basis": spec.basis, "d-conditions": spec.conditions}
     form_widgets.seed_widgets(values, reset=True)
+    form_widgets.clear_widgets("d-", keep=values)
     st.session_state[SEED] = values
     st.session_state[MATS], st.session_state[FIELDS] = list(spec.materials), list(spec.fields)
     st.session_state[FEES] = list(spec.fees)
@@ -175,8 +175,7 @@ def add_material() -> None:
         name=name, required=bool(get("d-m-required")), original_or_copy=get("d-m-form") or "复印件",
         formats=list(get("d-m-formats") or []), reuse_certificate=get("d-m-reuse-cert") or "",
         reuse_item_code=(get("d-m-reuse-item") or "").strip().upper() or None, note=get("d-m-note") or "")]
-    for key in ("d-m-name", "d-m-reuse-cert", "d-m-reuse-item", "d-m-note"):
-        st.session_state[key] = ""
+    form_widgets.seed_widgets(dict.fromkeys(("d-m-name", "d-m-reuse-cert", "d-m-reuse-item", "d-m-note"), ""), reset=True)
     st.session_state[PROBLEMS] = []
 
 
@@ -200,11 +199,9 @@ def add_field() -> None:
         st.session_state[PROBLEMS] = [message(k, p) for k, p in found]
         return
     st.session_state[FIELDS] = [*st.session_state[FIELDS], field]
-    for key in ("d-f-key", "d-f-label", "d-f-choices", "d-f-help"):
-        st.session_state[key] = ""
-    for key in ("d-f-minlen", "d-f-maxlen", "d-f-min", "d-f-max"):
-        st.session_state[key] = None
-    st.session_state["d-f-type"], st.session_state["d-f-integer"] = "text", False
+    form_widgets.seed_widgets({**dict.fromkeys(("d-f-key", "d-f-label", "d-f-choices", "d-f-help"), ""),
+                               **dict.fromkeys(("d-f-minlen", "d-f-maxlen", "d-f-min", "d-f-max")),
+                               "d-f-type": "text", "d-f-integer": False}, reset=True)
     st.session_state[PROBLEMS] = []
 
 
@@ -221,8 +218,7 @@ def add_fee() -> None:
     get = st.session_state.get
     st.session_state[FEES] = [*st.session_state[FEES], FeeSpec(get("d-fee-name") or "", get("d-fee-standard") or "",
                                                                 get("d-fee-basis") or "")]
-    for key in ("d-fee-name", "d-fee-standard", "d-fee-basis"):
-        st.session_state[key] = ""
+    form_widgets.seed_widgets(dict.fromkeys(("d-fee-name", "d-fee-standard", "d-fee-basis"), ""), reset=True)
 
 
 def remove(list_key: str, index: int) -> None:
@@ -428,9 +424,14 @@ def lifecycle(info: dict[str, Any], pending: bool) -> None:
 
 def editor() -> None:
     info = st.session_state[OPEN]
-    # A widget Streamlit dropped starts again from the design as opened: a clean-clone CI run on a loaded
-    # machine once saved a new item with its untouched default levels, time limits and review steps emptied.
+    # A widget Streamlit dropped starts again from the design as opened, and values the server set reach the
+    # browser even when the run that set them was stopped before drawing them (form_widgets.sending_seeded).
     form_widgets.seed_widgets(st.session_state.get(SEED) or {})
+    with form_widgets.sending_seeded(lambda key: key.startswith("d-")):
+        drawn_editor(info)
+
+
+def drawn_editor(info: dict[str, Any]) -> None:
     is_new = bool(info.get("new"))
     st.button(tr("designer.back"), key="designer_back", on_click=back_to_list)
     if is_new:

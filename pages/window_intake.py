@@ -223,8 +223,7 @@ st.caption(tr("intake.item_info", days=item["promised_days"]))
 form, fields, mats = form_of(item, applicant)
 if state.get("wi_form") != (item["item_code"], item["version"]):
     # Another item: its own form starts from the applicant record, its uploaders empty.
-    fw.clear_widgets(f"{PREFIX}-")
-    fw.init_fields(fields, PREFIX, forms.prefill(form, applicant), reset=True)
+    fw.clear_widgets(f"{PREFIX}-", keep=fw.init_fields(fields, PREFIX, forms.prefill(form, applicant), reset=True))
     fw.reset_uploads(PREFIX, mats)
     state.update(wi_form=(item["item_code"], item["version"]), wi_problems={})
 problems = state.get("wi_problems") or {}

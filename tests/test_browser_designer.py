@@ -51,13 +51,19 @@ APPLICANT = browser_support.TestUser("e2e_rider", "李骑手", "applicant",
 OFFICER = browser_support.TestUser("e2e_designer_scjg", "市监承办员", "officer", "U-4207-SCJG")
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real server with the three people of this flow (overrides browser_support.live_server here)."""
+@pytest.fixture(scope="module", params=["server", "held-server"])
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real server with the three people of this flow (overrides browser_support.live_server here); and
+    the same server whose first drawing of the editor's 流程与时限 tab waits 4 s (tests/slow_server), as on a
+    loaded machine: the administrator types the code while the run after 新建事项 is still drawing, which stops
+    that run before it has sent the new item's default review steps and limits to the browser (a CI run on a
+    loaded machine saved them empty, and the save was refused)."""
     workdir = tmp_path_factory.mktemp("designer")
     db_path = workdir / "designer.duckdb"
     seed_database_with(db_path, [ADMIN, APPLICANT, OFFICER])
-    yield from serve(workdir, db_path)
+    held = {"PYTHONPATH": str(browser_support.ROOT / "tests" / "slow_server"),
+            "EZZ_TEST_SLOW": "app.designer.department_choices@flow_tab=4"} if request.param == "held-server" else {}
+    yield from serve(workdir, db_path, held)
 
 
 def alert(page: Page, text: str):  # noqa: ANN201
@@ -178,3 +184,4 @@ def test_an_item_designed_on_the_screen_is_applied_for_accepted_and_looked_up(ne
         expect(body.get_by_text(NAME).first).to_be_visible()
         steps.done("look-up")
     print("\n" + steps.report())
+

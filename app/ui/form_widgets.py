@@ -12,8 +12,9 @@ Nothing user-typed is rendered as Markdown: messages carrying file names and the
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -111,21 +112,75 @@ def widget_value(field: FormField, value: Any) -> Any:
     return "" if value is None else str(value)
 
 
+# Values the server gives widgets (seed_widgets) until a run has drawn them. Streamlit sends a value set in the
+# session to the browser only in the run that set it; if that run is stopped for a rerun (the user typed
+# elsewhere meanwhile) before it drew the widget, the next run draws the widget with the value but without
+# sending it, the browser shows the widget's declared default and reports that back on the next run, and the
+# value is lost: a new item on 事项管理 was saved with its default handling level, time limits and review steps
+# emptied on a slow machine. Checked in a real browser with a run held before its widgets.
+_TO_SEND = "_widget_values_to_send"
+
+
 def seed_widgets(values: dict[str, Any], *, reset: bool = False) -> None:
     """Give widgets (by key) their starting values. Without `reset` only the keys missing from the session
     are set: a value the user is editing is kept, and a widget whose value Streamlit dropped (it forgets one
     after a completed run that did not draw it — another page, or a run that stopped short) starts again from
-    its value here. Called before the widgets are drawn."""
+    its value here. Called before the widgets are drawn (in a callback, or in the run before them); the
+    drawing is wrapped in `sending_seeded` so that the values reach the browser."""
+    to_send = st.session_state.setdefault(_TO_SEND, {})
     for key, value in values.items():
         if reset or key not in st.session_state:
+            before = st.session_state[key] if key in st.session_state else _NOTHING
             st.session_state[key] = value
+            to_send[key] = (value, before)
 
 
-def init_fields(fields: Iterable[FormField], prefix: str, initial: dict[str, Any], *, reset: bool = False) -> None:
+@contextlib.contextmanager
+def sending_seeded(keys: Callable[[str], bool]) -> Iterator[None]:
+    """Around the drawing of the widgets whose keys `keys` accepts: a value seeded since a run last drew them
+    is set again before they are drawn, so that this run sends it to the browser. Only where the browser may
+    not have it: the session still holds the seeded value and it is not empty (an empty one is what a widget
+    the browser draws afresh shows anyway), or it holds what the browser had before the seed (a browser that
+    never got the seed reports that back). A value the user has changed stays. Once they are drawn nothing is
+    sent again: setting a value overwrites what a user is typing into that field when the run arrives (seen:
+    a name typed while such a run was on its way was lost). A run stopped before the end of the block keeps
+    them to send."""
+    to_send = st.session_state.get(_TO_SEND) or {}
+    mine = [k for k in to_send if keys(k)]
+    for key in mine:
+        value, before = to_send[key]
+        now = st.session_state[key] if key in st.session_state else _NOTHING
+        if (now is _NOTHING or (_same(now, value) and not _empty(value))
+                or (before is not _NOTHING and not _same(now, value) and _same(now, before))):
+            st.session_state[key] = value
+        elif not _same(now, value):   # the user's own answer since: it stays, and nothing is left to send
+            to_send.pop(key, None)
+    yield
+    for key in mine:
+        to_send.pop(key, None)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value is False or (isinstance(value, (str, list, tuple)) and not value)
+
+
+_NOTHING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - values a widget holds compare plainly; anything else counts as changed
+        return False
+
+
+def init_fields(fields: Iterable[FormField], prefix: str, initial: dict[str, Any], *,
+                reset: bool = False) -> list[str]:
     """Give each field widget its starting value (the draft's answers or the prefill). Without `reset`, a
-    value the user is editing is kept; with it, the form starts over from `initial`."""
-    seed_widgets({field_widget_key(prefix, field): widget_value(field, initial.get(field.field_key))
-                  for field in fields}, reset=reset)
+    value the user is editing is kept; with it, the form starts over from `initial`. Returns the keys."""
+    values = {field_widget_key(prefix, field): widget_value(field, initial.get(field.field_key)) for field in fields}
+    seed_widgets(values, reset=reset)
+    return list(values)
 
 
 def render_field(field: FormField, prefix: str, problem: Problem | None = None, disabled: bool = False) -> None:
@@ -160,9 +215,12 @@ def render_field(field: FormField, prefix: str, problem: Problem | None = None, 
 
 def render_form(fields: Iterable[FormField], prefix: str, problems: dict[str, Problem] | None = None,
                 disabled: bool = False) -> None:
+    fields = list(fields)
+    keys = {field_widget_key(prefix, f) for f in fields}
     st.caption(tx("form_widget.required_note"))
-    for field in fields:
-        render_field(field, prefix, (problems or {}).get(field.field_key), disabled)
+    with sending_seeded(keys.__contains__):
+        for field in fields:
+            render_field(field, prefix, (problems or {}).get(field.field_key), disabled)
 
 
 def collect_values(fields: Iterable[FormField], prefix: str) -> dict[str, Any]:
@@ -219,9 +277,11 @@ def pick_region(db: Database, prefix: str, default_code: str | None = None) -> s
     return chosen_region(prefix)
 
 
-def clear_widgets(prefix: str) -> None:
-    """Forget every widget value under a prefix (a new form instance starts blank)."""
-    for key in [k for k in st.session_state if str(k).startswith(prefix)]:
+def clear_widgets(prefix: str, *, keep: Iterable[str] = ()) -> None:
+    """Forget every widget value under a prefix (a new form instance starts blank), but those in `keep` (the
+    keys just seeded: seed them first, so that what the browser held before is known — see sending_seeded)."""
+    kept = set(keep)
+    for key in [k for k in st.session_state if str(k).startswith(prefix) and k not in kept]:
         del st.session_state[key]
 
 
