@@ -612,6 +612,8 @@ M: dict[str, tuple[str, str]] = {
     "desk.extend_days": ("延长工作日数", "Working days to add"),
     "desk.fee_assessed": ("已核定收费并出具缴款通知书。", "Fee assessed; the payment notice is issued."),
     "desk.fee_total": ("应缴金额", "Amount due"),
+    "desk.fee_line": ("{name}（{price}元/{unit}）", "{name} ({price} yuan per {unit})"),
+    "desk.yuan": ("{amount} 元", "{amount} yuan"),
     "desk.field": ("表单项", "Field"),
     "desk.filters": ("筛选", "Filters"),
     "desk.free_item": ("本事项依法不收费。", "This item is free by law."),

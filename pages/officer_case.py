@@ -206,11 +206,12 @@ if "assess_fee" in allowed:
     with st.expander(tr("action.assess_fee"), expanded=opened("assess_fee")):
         total = 0
         for line in view["fee_standards"]:
-            qty = st.number_input(f"{line['name']}（{fees.yuan(line['unit_amount_fen'])}元/{line['unit_label']}）",
+            qty = st.number_input(tr("desk.fee_line", name=line["name"], price=fees.yuan(line["unit_amount_fen"]),
+                                     unit=line["unit_label"]),
                                   min_value=0, max_value=fees.MAX_QUANTITY, value=0, step=1,
                                   key=f"fee-{line['fee_code']}")
             total += line["unit_amount_fen"] * int(qty)
-        st.metric(tr("desk.fee_total"), f"{fees.yuan(total)} 元")
+        st.metric(tr("desk.fee_total"), tr("desk.yuan", amount=fees.yuan(total)))
         st.button(tr("desk.issue_payment_notice"), key="fee-send", on_click=send_fees)
 
 # -- the case ----------------------------------------------------------------------------------------------------
