@@ -115,9 +115,9 @@ def widget_value(field: FormField, value: Any) -> Any:
 # Values the server gives widgets (seed_widgets) until a run has drawn them. Streamlit sends a value set in the
 # session to the browser only in the run that set it; if that run is stopped for a rerun (the user typed
 # elsewhere meanwhile) before it drew the widget, the next run draws the widget with the value but without
-# sending it, the browser shows the widget's declared default and reports that back on the next run, and the
-# value is lost: a new item on 事项管理 was saved with its default handling level, time limits and review steps
-# emptied on a slow machine. Checked in a real browser with a run held before its widgets.
+# sending it, a browser that already showed the widget keeps what it showed and reports that back, and the
+# value is lost (tests/test_browser_seeded_widgets.py shows it in Chromium). Untouched defaults of a new item on
+# 事项管理 were lost on a loaded CI machine in the same way; that run was not reproduced exactly.
 _TO_SEND = "_widget_values_to_send"
 
 
