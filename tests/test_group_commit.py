@@ -55,6 +55,13 @@ def _in_threads(writer: GroupWriter, requests: list[str]) -> dict[str, object]:
     return out
 
 
+def _wait_until_queued(writer: GroupWriter, n: int) -> None:
+    """Until n requests wait behind the batch being written (10 s at most)."""
+    deadline = time.time() + 10
+    while len(writer._queue) < n and time.time() < deadline:  # noqa: SLF001 - the test's view of the queue
+        time.sleep(0.01)
+
+
 def test_requests_waiting_behind_a_batch_are_written_together(seeded_db):
     db, marker = seeded_db, f"gc-{key()[:8]}"
     first_in, release, sizes = threading.Event(), threading.Event(), []
@@ -75,9 +82,7 @@ def test_requests_waiting_behind_a_batch_are_written_together(seeded_db):
     others = {}
     waiting = threading.Thread(target=lambda: others.update(_in_threads(writer, ["b", "c", "d", "e"])))
     waiting.start()
-    deadline = time.time() + 10
-    while len(writer._queue) < 4 and time.time() < deadline:  # noqa: SLF001 - the four are queued
-        time.sleep(0.01)
+    _wait_until_queued(writer, 4)
     release.set()
     lead.join(10)
     waiting.join(30)
@@ -122,9 +127,7 @@ def test_the_last_batchs_callers_coming_back_are_waited_for(seeded_db):
     threads = [threading.Thread(target=applicant, args=(n, p)) for n, p in (("b", 0), ("c", 0.03), ("d", 0.06))]
     for t in threads:
         t.start()
-    deadline = time.time() + 10
-    while len(writer._queue) < 3 and time.time() < deadline:  # noqa: SLF001 - the three are queued
-        time.sleep(0.01)
+    _wait_until_queued(writer, 3)
     release.set()
     lead.join(10)
     for t in threads:
