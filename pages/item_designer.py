@@ -426,9 +426,15 @@ def editor() -> None:
     info = st.session_state[OPEN]
     # A widget Streamlit dropped starts again from the design as opened, and values the server set reach the
     # browser even when the run that set them was stopped before drawing them (form_widgets.sending_seeded).
+    # Tab by tab, so that a run stopped in a later tab does not send an earlier tab's values again.
     form_widgets.seed_widgets(st.session_state.get(SEED) or {})
-    with form_widgets.sending_seeded(lambda key: key.startswith("d-")):
-        drawn_editor(info)
+    drawn_editor(info)
+
+
+def tab_keys(*names: str) -> Any:  # noqa: ANN401 - a context manager
+    """form_widgets.sending_seeded for the widgets of one tab: keys named, or under a prefix ending in '-'."""
+    return form_widgets.sending_seeded(
+        lambda key: any(key == n or (n.endswith("-") and key.startswith(n)) for n in names))
 
 
 def drawn_editor(info: dict[str, Any]) -> None:
@@ -447,15 +453,16 @@ def drawn_editor(info: dict[str, Any]) -> None:
             st.info(tr("designer.read_only"))
     names = ["basics", "materials", "fields", "flow", "fees", "preview"] + ([] if is_new else ["comments", "versions"])
     tabs = dict(zip(names, st.tabs([tr(f"designer.tab.{n}") for n in names])))
-    with tabs["basics"]:
+    with tabs["basics"], tab_keys("d-code", "d-name", "d-kind", "d-category", "d-dept", "d-levels", "d-batch",
+                                  "d-basis", "d-conditions", "d-note"):
         basics_tab(editable, is_new)
-    with tabs["materials"]:
+    with tabs["materials"], tab_keys("d-m-"):
         materials_tab(editable)
-    with tabs["fields"]:
+    with tabs["fields"], tab_keys("d-f-"):
         fields_tab(editable)
-    with tabs["flow"]:
+    with tabs["flow"], tab_keys("d-steps", "d-co", "d-statutory", "d-unit", "d-promised", "d-immediate"):
         flow_tab(editable)
-    with tabs["fees"]:
+    with tabs["fees"], tab_keys("d-fee-", "d-result"):
         fees_tab(editable)
     with tabs["preview"]:
         preview_tab()

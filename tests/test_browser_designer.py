@@ -184,4 +184,3 @@ def test_an_item_designed_on_the_screen_is_applied_for_accepted_and_looked_up(ne
         expect(body.get_by_text(NAME).first).to_be_visible()
         steps.done("look-up")
     print("\n" + steps.report())
-

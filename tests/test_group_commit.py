@@ -107,13 +107,13 @@ def test_the_last_batchs_callers_coming_back_are_waited_for(seeded_db):
             first_in.set()
             assert release.wait(10)
         else:
-            time.sleep(0.2)   # a write of 0.2 s: a leader may wait 0.1 s for the rest
+            time.sleep(0.4)   # a write of 0.4 s: a leader may wait 0.2 s for the rest (the last comes at 0.06)
         for r in requests:
             _note(conn, marker, r)
         return list(requests)
 
     writer = GroupWriter(db, flush)
-    writer.MAX_WAIT = 0.3
+    writer.MAX_WAIT = 0.5
     lead = threading.Thread(target=writer.write, args=("a",))
     lead.start()
     assert first_in.wait(10)

@@ -136,7 +136,7 @@ def seed_widgets(values: dict[str, Any], *, reset: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def sending_seeded(keys: Callable[[str], bool]) -> Iterator[None]:
+def sending_seeded(keys: Callable[[str], bool]) -> Iterator[Callable[[str], None]]:
     """Around the drawing of the widgets whose keys `keys` accepts: a value seeded since a run last drew them
     is set again before they are drawn, so that this run sends it to the browser. Only where the browser may
     not have it: the session still holds the seeded value and it is not empty (an empty one is what a widget
@@ -144,7 +144,8 @@ def sending_seeded(keys: Callable[[str], bool]) -> Iterator[None]:
     never got the seed reports that back). A value the user has changed stays. Once they are drawn nothing is
     sent again: setting a value overwrites what a user is typing into that field when the run arrives (seen:
     a name typed while such a run was on its way was lost). A run stopped before the end of the block keeps
-    them to send."""
+    them to send; so that a widget drawn before the stop is not sent again, the block gives a `drawn(key)`
+    to call right after each widget (a widget call that returned has been sent)."""
     to_send = st.session_state.get(_TO_SEND) or {}
     mine = [k for k in to_send if keys(k)]
     for key in mine:
@@ -155,7 +156,7 @@ def sending_seeded(keys: Callable[[str], bool]) -> Iterator[None]:
             st.session_state[key] = value
         elif not _same(now, value):   # the user's own answer since: it stays, and nothing is left to send
             to_send.pop(key, None)
-    yield
+    yield lambda key: to_send.pop(key, None)
     for key in mine:
         to_send.pop(key, None)
 
@@ -218,9 +219,10 @@ def render_form(fields: Iterable[FormField], prefix: str, problems: dict[str, Pr
     fields = list(fields)
     keys = {field_widget_key(prefix, f) for f in fields}
     st.caption(tx("form_widget.required_note"))
-    with sending_seeded(keys.__contains__):
+    with sending_seeded(keys.__contains__) as drawn:
         for field in fields:
             render_field(field, prefix, (problems or {}).get(field.field_key), disabled)
+            drawn(field_widget_key(prefix, field))
 
 
 def collect_values(fields: Iterable[FormField], prefix: str) -> dict[str, Any]:
@@ -283,6 +285,9 @@ def clear_widgets(prefix: str, *, keep: Iterable[str] = ()) -> None:
     kept = set(keep)
     for key in [k for k in st.session_state if str(k).startswith(prefix) and k not in kept]:
         del st.session_state[key]
+    to_send = st.session_state.get(_TO_SEND) or {}
+    for key in [k for k in to_send if k.startswith(prefix) and k not in kept]:
+        del to_send[key]
 
 
 def region_name(db: Database, code: str) -> str:
