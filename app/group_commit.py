@@ -87,7 +87,6 @@ class GroupWriter(Generic[R]):
 
         with self._cond:
             self._arriving += 1
-            self._arrived.notify()   # a leader waiting for the last batch's callers to come back
         try:
             yield write
         finally:

@@ -422,22 +422,18 @@ def lifecycle(info: dict[str, Any], pending: bool) -> None:
         st.button(tr("designer.withdraw"), key="d-withdraw", on_click=move, args=("withdraw",))
 
 
-def editor() -> None:
-    info = st.session_state[OPEN]
-    # A widget Streamlit dropped starts again from the design as opened, and values the server set reach the
-    # browser even when the run that set them was stopped before drawing them (form_widgets.sending_seeded).
-    # Tab by tab, so that a run stopped in a later tab does not send an earlier tab's values again.
-    form_widgets.seed_widgets(st.session_state.get(SEED) or {})
-    drawn_editor(info)
-
-
 def tab_keys(*names: str) -> Any:  # noqa: ANN401 - a context manager
     """form_widgets.sending_seeded for the widgets of one tab: keys named, or under a prefix ending in '-'."""
     return form_widgets.sending_seeded(
         lambda key: any(key == n or (n.endswith("-") and key.startswith(n)) for n in names))
 
 
-def drawn_editor(info: dict[str, Any]) -> None:
+def editor() -> None:
+    info = st.session_state[OPEN]
+    # A widget Streamlit dropped starts again from the design as opened, and values the server set reach the
+    # browser even when the run that set them was stopped before drawing them (form_widgets.sending_seeded).
+    # Tab by tab (tab_keys), so that a run stopped in a later tab does not send an earlier tab's values again.
+    form_widgets.seed_widgets(st.session_state.get(SEED) or {})
     is_new = bool(info.get("new"))
     st.button(tr("designer.back"), key="designer_back", on_click=back_to_list)
     if is_new:

@@ -281,10 +281,22 @@ def serve(workdir: Path, db_path: Path, extra_env: dict[str, str] | None = None)
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
         **(extra_env or {}),
     })
-    log_path = workdir / "server.log"
+    yield from serve_script("server.py", env, workdir / "server.log", port=port)
+
+
+def _app_healthy(base: str) -> bool:
+    status, body = get_json(base + "/healthz", timeout=2)
+    return status == 200 and body.get("status") == "ok"
+
+
+def serve_script(script: str | Path, env: dict[str, str], log_path: Path, *, port: int | None = None,
+                 ready: Callable[[str], bool] = _app_healthy) -> Iterator[str]:
+    """Run `streamlit run script` (from the project folder) with exactly `env`, its output to log_path; yield
+    its base URL once `ready(base)` holds (60 s at most), stop it afterwards."""
+    port = port or free_port()
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [*_streamlit_command(), "run", "server.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+        [*_streamlit_command(), "run", str(script), "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
@@ -295,13 +307,12 @@ def serve(workdir: Path, db_path: Path, extra_env: dict[str, str] | None = None)
             if proc.poll() is not None:
                 pytest.fail(f"server exited with {proc.returncode}:\n{_tail(log_path)}")
             try:
-                status, body = get_json(base + "/healthz", timeout=2)
-                if status == 200 and body.get("status") == "ok":
+                if ready(base):
                     break
             except (OSError, ValueError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy after 60 s:\n{_tail(log_path)}")
+                pytest.fail(f"server not ready after 60 s:\n{_tail(log_path)}")
             time.sleep(0.25)  # polling interval of the health probe, not a wait for the page
         yield base
     finally:

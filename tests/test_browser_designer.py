@@ -55,9 +55,10 @@ OFFICER = browser_support.TestUser("e2e_designer_scjg", "市监承办员", "offi
 def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real server with the three people of this flow (overrides browser_support.live_server here); and
     the same server whose first drawing of the editor's 流程与时限 tab waits 4 s (tests/slow_server), as on a
-    loaded machine: the administrator types the code while the run after 新建事项 is still drawing, which stops
-    that run before it has sent the new item's default review steps and limits to the browser (a CI run on a
-    loaded machine saved them empty, and the save was refused)."""
+    loaded machine: the administrator types the code and name while the run after 新建事项 is still drawing,
+    and that run is stopped. Nothing typed and no default may be lost (a first version of sending_seeded lost
+    the typed name here). It does not reproduce the CI failure it was written for (a new item's default
+    levels, limits and steps saved empty): that passed here with the old page too."""
     workdir = tmp_path_factory.mktemp("designer")
     db_path = workdir / "designer.duckdb"
     seed_database_with(db_path, [ADMIN, APPLICANT, OFFICER])

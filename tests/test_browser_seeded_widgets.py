@@ -11,8 +11,8 @@ keeps what it showed and reports it back, and the seeded values are lost; drawn 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -26,34 +26,16 @@ from tests.browser_support import chromium  # noqa: F401 - fixture used by name
 APP = browser_support.ROOT / "tests" / "apps" / "held_seed.py"
 
 
-def serve_page(send: bool) -> Iterator[str]:
-    port = browser_support.free_port()
+def streamlit_healthy(base: str) -> bool:
+    with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as answer:
+        return answer.status == 200
+
+
+def serve_page(tmp_path_factory: pytest.TempPathFactory, send: bool) -> Iterator[str]:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("EZZ_")}, "EZZ_TEST_SEND": "1" if send else "0",
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    proc = subprocess.Popen([*browser_support._streamlit_command(), "run", str(APP), "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=browser_support.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                import urllib.request
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("the test page's server did not start")
-                time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    log = tmp_path_factory.mktemp("held-seed") / "server.log"
+    yield from browser_support.serve_script(APP, env, log, ready=streamlit_healthy)
 
 
 def held_run(chromium, base: str) -> str:  # noqa: ANN001
@@ -81,13 +63,13 @@ def held_run(chromium, base: str) -> str:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def sending_page() -> Iterator[str]:
-    yield from serve_page(send=True)
+def sending_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve_page(tmp_path_factory, send=True)
 
 
 @pytest.fixture(scope="module")
-def plain_page() -> Iterator[str]:
-    yield from serve_page(send=False)
+def plain_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve_page(tmp_path_factory, send=False)
 
 
 def test_seeded_values_hold_when_the_run_that_set_them_was_stopped(chromium, sending_page):  # noqa: F811

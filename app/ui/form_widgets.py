@@ -119,6 +119,7 @@ def widget_value(field: FormField, value: Any) -> Any:
 # value is lost (tests/test_browser_seeded_widgets.py shows it in Chromium). Untouched defaults of a new item on
 # 事项管理 were lost on a loaded CI machine in the same way; that run was not reproduced exactly.
 _TO_SEND = "_widget_values_to_send"
+_NOTHING = object()   # "no value in the session" (None is a value a widget can hold)
 
 
 def seed_widgets(values: dict[str, Any], *, reset: bool = False) -> None:
@@ -163,9 +164,6 @@ def sending_seeded(keys: Callable[[str], bool]) -> Iterator[Callable[[str], None
 
 def _empty(value: Any) -> bool:
     return value is None or value is False or (isinstance(value, (str, list, tuple)) and not value)
-
-
-_NOTHING = object()
 
 
 def _same(a: Any, b: Any) -> bool:
