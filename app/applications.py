@@ -350,7 +350,8 @@ def _filing(db: Database, actor: Actor, applicant: cases.Applicant | None,
 
 @dataclass(frozen=True)
 class Filing:
-    """One new form, checked and its uploads written to the file store, waiting for the batch that records it."""
+    """One new form, checked and its uploads named by their content, waiting for the batch that records it (and
+    writes the uploads' bytes, which `answers` holds)."""
     actor: Actor
     applicant: cases.Applicant
     channel: str
@@ -363,7 +364,6 @@ class Filing:
     answers: dict[int, MaterialAnswer]
     kept: dict[int, dict[str, Any]]   # material seq -> its upload's stored_files row (but ids and owner)
     at: datetime
-    fresh: frozenset[int] = frozenset()   # the uploads whose bytes were new to the store: in no locker yet
     units: tuple[str, ...] = ()           # the units that could handle it under item_version (unit_candidates)
     recheck: bool = False             # the applicant's account changed after the checks: check again
 
@@ -381,7 +381,7 @@ def file_new(db: Database, actor: Actor, item_code: str, *, item_version: int, r
     `item_version`: the version whose form was filled in (the current one when the page was drawn). A request key
     that names an earlier case (a repeated click) returns that case as `start` does — marked "repeated", not
     submitted again; a draft left by an earlier start is the caller's to submit."""
-    writer = db.group_writer("file_new", write_filings, before_commit=flush_uploads)
+    writer = db.group_writer("file_new", write_filings)
     with writer.arriving() as write:   # the batch being formed waits a moment for this one
         filing = prepare_filing(db, actor, item_code, item_version=item_version, region_code=region_code,
                                 request_key=request_key, values=values, materials=materials, applicant=applicant,
@@ -415,33 +415,40 @@ def prepare_filing(db: Database, actor: Actor, item_code: str, *, item_version: 
                                          applicant=applicant), "repeated": True}
     cases.check_filer(actor, applicant, channel)
     wf.check_transition("submit", wf.DRAFT, actor.role)   # the declared workflow lets this role submit
-    # Every upload checked (again, as check_application did) and its bytes written, outside the writer's turn, and
-    # made durable for all the batch's filings at once (flush_uploads) before its rows commit;
-    # a refused batch leaves only content-addressed bytes that no row names.
+    # Every upload checked (again, as check_application did) and named by its content; its bytes are written by
+    # the batch (write_filings), beside its statements, before its rows commit.
     by_seq = {m.seq: m for m in mats}
-    root = files.files_dir()
-    told = {seq: files.keep_telling(a, by_seq[seq].formats, root, sync=False) for seq, a in answers.items()
+    kept = {seq: files.describe(a, by_seq[seq].formats) for seq, a in answers.items()
             if isinstance(a, files.Upload) and seq in by_seq}
-    kept, fresh = {seq: row for seq, (row, _) in told.items()}, frozenset(seq for seq, (_, new) in told.items() if new)
     return Filing(actor=actor, applicant=applicant, channel=channel, window_id=window_id, item_code=item_code,
-                   item_version=item_version, region_code=region_code, request_key=request_key,
-                   values=dict(values), answers=answers, kept=kept, at=timeutil.now().replace(microsecond=0),
-                   fresh=fresh, units=tuple(cases.unit_candidates(_handling(db, item_code, item_version),
-                                                                  region_code)))
+                  item_version=item_version, region_code=region_code, request_key=request_key,
+                  values=dict(values), answers=answers, kept=kept, at=timeutil.now().replace(microsecond=0),
+                  units=tuple(cases.unit_candidates(_handling(db, item_code, item_version), region_code)))
 
 
-def flush_uploads(filings: Sequence[Filing]) -> None:
-    """The batch's uploads, written by prepare_filing without fsync, flushed to disk in one call while its
-    transaction runs, and before it commits: a committed case never names bytes a crash could lose. (Each filing
-    fsyncing its own five files and their folders took ten fsyncs, and as long as the batch's whole write, in
-    every applicant's wait.)"""
-    files.make_durable(files.files_dir(), [row["storage_path"] for f in filings for row in f.kept.values()])
+def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> list[Any]:
+    """Record a batch of new forms (_record_filings), their uploads' bytes written to the file store meanwhile in
+    a thread of their own and made durable, all at once, before the batch may commit: a committed case never
+    names bytes a crash could lose, and a batch refused as a whole leaves only content-addressed bytes that no row
+    names. (Each applicant writing and flushing their own five files took longer than the batch's whole write:
+    files created while the batch flushed the disk waited for it, 1-5 ms each on 2 cores.)"""
+    root = files.files_dir()
+    data = {row["storage_path"]: f.answers[seq].data for f in filings for seq, row in f.kept.items()}
+    new = files.absent(root, list(data))   # bytes new to the store: no locker entry can hold them
+    writing = files.write_beside(root, {path: data[path] for path in new}, list(data))
+    try:
+        outcomes = _record_filings(conn, filings, db, new)
+    finally:
+        error = writing.exception()   # waited for even when recording failed: never two at once
+    if error is not None:
+        raise error
+    return outcomes
 
 
 _CASE_COLUMNS = tuple(c.name for c in s.cases.c)
 
 
-def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> list[Any]:
+def _record_filings(conn: Connection, filings: Sequence[Filing], db: Database, new: set[str]) -> list[Any]:
     """Record a batch of new forms — file_new's transaction for each: the case opened and submitted (one row in
     its submitted state, with both events of its record), its uploads stored and put in the applicant's locker,
     its materials listed. One query per kind of fact checked and one INSERT per table for the whole batch. A
@@ -466,7 +473,7 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
         if f.applicant.user_id is not None and f.item_code in items:
             names = {m.seq: m.name for m in item_materials(db, f.item_code, items[f.item_code].version)}
             wanted |= {(f.applicant.user_id, names[seq], row["sha256"], row["file_name"])
-                       for seq, row in f.kept.items() if seq in names and seq not in f.fresh}
+                       for seq, row in f.kept.items() if seq in names and row["storage_path"] not in new}
     in_locker = _same_locker_files(conn, wanted)
 
     outcomes: list[Any] = []

@@ -170,16 +170,15 @@ class Database:
             with self._write_lock:
                 yield
 
-    def group_writer(self, name: str, flush: Callable[..., list[Any]],
-                     before_commit: Callable[..., None] | None = None) -> Any:
+    def group_writer(self, name: str, flush: Callable[..., list[Any]]) -> Any:
         """The process's GroupWriter (app/group_commit.py) of this database for one kind of write, made at first
-        use with `flush` (and `before_commit`) — the same functions at every call."""
+        use with `flush` — the same function at every call."""
         from app.group_commit import GroupWriter   # it builds on this module
 
         with self._memo_lock:
             writer = self._writers.get(name)
             if writer is None:
-                writer = self._writers[name] = GroupWriter(self, flush, before_commit=before_commit)
+                writer = self._writers[name] = GroupWriter(self, flush)
         return writer
 
     def group_writers(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -168,20 +169,53 @@ def keep(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BY
     return keep_telling(upload, formats, root, max_bytes)[0]
 
 
-def keep_telling(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BYTES, *,
-                 sync: bool = True) -> tuple[dict[str, Any], bool]:
+def keep_telling(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BYTES) -> tuple[dict[str, Any], bool]:
     """`keep`, and whether the bytes were new to the store (then no stored file, nor a locker entry, holds them
-    yet: the store is content-addressed and every stored file's bytes are written before its row).
-    `sync=False`: see write_durably."""
-    ext = check_upload(upload, formats, max_bytes)
-    digest = hashlib.sha256(upload.data).hexdigest()
-    stored = f"{digest[:2]}/{digest}"
-    path = root / stored
+    yet: the store is content-addressed and every stored file's bytes are written before its row)."""
+    row = describe(upload, formats, max_bytes)
+    path = root / row["storage_path"]
     new = not os.path.exists(path)
     if new:
-        write_durably(path, upload.data, sync=sync)
-    return dict(file_name=stored_name(upload), extension=ext, size_bytes=len(upload.data),
-                sha256=digest, storage_path=stored), new
+        write_durably(path, upload.data)
+    return row, new
+
+
+def describe(upload: Upload, formats: list[str], max_bytes: int = MAX_BYTES) -> dict[str, Any]:
+    """Check one upload and name it by its content, writing nothing: its stored_files row but the owner and ids."""
+    ext = check_upload(upload, formats, max_bytes)
+    digest = hashlib.sha256(upload.data).hexdigest()
+    return dict(file_name=stored_name(upload), extension=ext, size_bytes=len(upload.data), sha256=digest,
+                storage_path=f"{digest[:2]}/{digest}")
+
+
+_beside: ThreadPoolExecutor | None = None
+_beside_lock = threading.Lock()
+
+
+def absent(root: Path, stored: list[str]) -> set[str]:
+    """Of the paths given (relative to `root`), those not in the store yet."""
+    return {relative for relative in stored if not os.path.exists(root / relative)}
+
+
+def write_beside(root: Path, new: dict[str, bytes], stored: list[str]) -> Future[None]:
+    """Start writing a batch's new uploads (relative path -> bytes) in a thread of their own while the caller runs
+    the batch's statements, then make all the batch's uploads (`stored`) durable together (make_durable). The
+    caller waits for the future before committing; its error fails the batch.
+
+    One thread for the process: batches are written one after another anyway, and a file created while a flush
+    of the filesystem runs waits for it (measured on 2 cores: 1-5 ms per file when eight applicants' threads
+    wrote their own uploads beside the batch's flush)."""
+    global _beside
+    with _beside_lock:
+        if _beside is None:
+            _beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ezz-uploads")
+    return _beside.submit(_write_and_flush, root, dict(new), list(stored))
+
+
+def _write_and_flush(root: Path, new: dict[str, bytes], stored: list[str]) -> None:
+    for relative, data in new.items():
+        write_durably(root / relative, data, sync=False)
+    make_durable(root, stored)
 
 
 def store_many(conn: Connection, uploads: list[tuple[Upload, list[str]]], *, owner_user_id: int | None,

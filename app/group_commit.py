@@ -7,7 +7,7 @@ one statement per table (the `flush` function's job), and hands each caller its 
 arrive meanwhile wait for the next batch, which one of them leads. Nobody waits on a timer: a lone request is
 written at once, and the batch grows only as far as the requests arriving while the previous one was written —
 and those already on their way: a caller that announces itself (`arriving`) while it prepares its request (for
-file_new: the form checked, the uploads written, a millisecond or two) is waited for by the leader, for at most
+file_new: the form checked and its uploads named by their content, a millisecond or two) is waited for by the leader, for at most
 half as long as the last batch took to write. Without that, callers that all got their outcome from one batch
 come back a moment apart, the first leads a batch of one or two, and the rest wait a whole write for the next:
 with 8 applicants the batches settled at two groups of 4 taking turns. Likewise callers not yet on their way: a
@@ -25,7 +25,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -36,9 +35,6 @@ R = TypeVar("R")
 
 # (transaction, requests, the database) -> one result or exception per request, in order
 Flush = Callable[[Connection, Sequence[R], Database], list[Any]]
-# (requests) -> None: work for the whole batch that must be done before it commits (file_new: flushing the
-# uploads to disk); it runs beside the transaction's statements, and an error fails the batch
-BeforeCommit = Callable[[Sequence[R]], None]
 
 
 class _Slot(Generic[R]):
@@ -57,12 +53,9 @@ class GroupWriter(Generic[R]):
     MAX_WAIT = 0.025   # seconds a leader waits at most for requests on their way (less after quick batches): a
                        # batch of 8 took 40-50 ms to write and its callers 20-25 ms to come back, on 2 slow cores
 
-    def __init__(self, db: Database, flush: Flush, *, before_commit: BeforeCommit | None = None,
-                 max_batch: int = 64):
+    def __init__(self, db: Database, flush: Flush, *, max_batch: int = 64):
         self.db = db
         self.flush = flush
-        self.before_commit = before_commit
-        self._beside: ThreadPoolExecutor | None = None
         self.max_batch = max_batch
         lock = threading.Lock()
         self._cond = threading.Condition(lock)      # a batch written: its callers, and the next leader, wake
@@ -130,27 +123,11 @@ class GroupWriter(Generic[R]):
             raise slot.error
         return slot.result
 
-    def _flush(self, conn: Connection, requests: list[R]) -> list[Any]:
-        """The flush, with before_commit run beside it in a thread of its own (a flush of files waits on the disk,
-        not on the interpreter) and awaited before the transaction may commit."""
-        if self.before_commit is None:
-            return self.flush(conn, requests, self.db)
-        if self._beside is None:
-            self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ezz-before-commit")
-        pending = self._beside.submit(self.before_commit, requests)
-        try:
-            outcomes = self.flush(conn, requests, self.db)
-        finally:
-            error = pending.exception()   # waited for even when the flush failed: never two at once
-        if error is not None:
-            raise error
-        return outcomes
-
     def _write(self, batch: list[_Slot[R]]) -> None:
         requests = [sl.request for sl in batch]
         started = time.monotonic()
         try:
-            outcomes = self.db.write(lambda conn: self._flush(conn, requests))
+            outcomes = self.db.write(lambda conn: self.flush(conn, requests, self.db))
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"flush gave {len(outcomes)} outcomes for {len(batch)} requests")
         except Exception as exc:  # noqa: BLE001 - handed to its own caller below

@@ -404,6 +404,34 @@ def test_the_same_upload_filed_again_stands_on_its_locker_entry(seeded_db, tmp_p
     assert given[first["case_id"]] == given[second["case_id"]] and len(given[first["case_id"]]) == len(uploads)
 
 
+def test_which_uploads_are_new_is_decided_by_the_batch_not_when_the_form_was_checked(seeded_db, tmp_path,
+                                                                                        monkeypatch):
+    """Two filings of the same files by one applicant, both checked before either is written: the first one
+    written puts the files in the locker, and the second, written after it, stands on those entries — nothing is
+    written to the store before a batch, so the second cannot take the files for new and skip the locker."""
+    db = seeded_db
+    monkeypatch.setenv("EZZ_FILES_DIR", str(tmp_path))
+    a = db.actors["applicant"]
+    version = apps.published_item(db, ITEM)["version"]
+    uploads = _distinct_uploads(db, key())
+    second, first = (apps.prepare_filing(db, a, ITEM, item_version=version, region_code=VILLAGE, request_key=key(),
+                                         values=person_values(db, a), materials=uploads) for _ in range(2))
+    assert not any(tmp_path.iterdir())   # checked and named, nothing written yet
+    [one] = db.write(lambda conn: apps.write_filings(conn, [first], db))
+    [two] = db.write(lambda conn: apps.write_filings(conn, [second], db))
+    cm, lk = s.case_materials.c, s.locker_items.c
+    with db.read() as conn:
+        given = {case_id: sorted(conn.execute(sa.select(cm.material_seq, cm.file_id, cm.locker_id)
+                                              .where(cm.case_id == case_id)).all())
+                 for case_id in (one["case_id"], two["case_id"])}
+        entries = conn.execute(sa.select(sa.func.count()).select_from(s.locker_items)
+                               .where(lk.source_case_id.in_([one["case_id"], two["case_id"]]))).scalar_one()
+        stored = {seq: files.read(conn, file_id)[1] for seq, file_id, _ in given[one["case_id"]]}
+    assert given[one["case_id"]] == given[two["case_id"]] and len(given[one["case_id"]]) == len(uploads)
+    assert entries == len(uploads)
+    assert stored == {seq: u.data for seq, u in uploads.items()}   # whole, on disk
+
+
 def test_a_filing_prepared_under_other_handling_units_is_filed_with_the_current_ones(seeded_db):
     """The units that could handle a filing are asked about with the batch's other facts, as its item version
     named them when it was prepared; if the current version names others (published meanwhile), the batch asks
