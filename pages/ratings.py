@@ -34,7 +34,7 @@ else:
 st.subheader(tr("ratings.reviews"))
 counts = pr.review_counts(db)
 table(counts.rename({k: tr(f"ratings.col_{k}") for k in counts.columns}) if not counts.is_empty() else counts,
-      "reviews")
+      "reviews", percent=(tr("ratings.col_good_rate"), tr("ratings.col_bad_rate")))
 
 st.subheader(tr("ratings.followups"))
 disclosures = pr.followup_disclosures(db)

@@ -8,6 +8,7 @@ import streamlit as st
 from app import scorecard
 from app import workflow as wf
 from app.ui import session as ui
+from app.ui.widgets import MISSING, column_config
 
 tr = ui.tr
 lang = ui.lang()
@@ -41,4 +42,4 @@ for n, (title, frame) in enumerate(scorecard.sheets(card, lang)):
     if frame.is_empty():
         st.caption(tr("scorecard.none"))
     else:
-        st.dataframe(frame, hide_index=True, width="stretch")
+        st.dataframe(frame, hide_index=True, width="stretch", placeholder=MISSING, column_config=column_config(frame))

@@ -2,6 +2,7 @@
 personal data anywhere on the page."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,6 +42,11 @@ def test_public_page_shows_ratings_and_handling_but_no_personal_data(seeded_db, 
     person = applicant_of(db, a["applicant"])
     for private in (person.name, person.id_number, person.id_number[-4:], case["case_no"], "张三不满意"):
         assert private not in shown, private
+    # as the browser draws them: a missing score as a dash (not "None"), the review rates as percentages
+    assert all(df.proto.placeholder == "—" for df in at.dataframe)
+    formats = {name: column.get("type_config", {}).get("format")
+               for df in at.dataframe for name, column in json.loads(df.proto.columns).items()}
+    assert formats["好评率"] == formats["差评率"] == "percent"
     assert public_ratings.rating_weeks(db)                                   # a complete week is published
     counts = public_ratings.review_counts(db)
     row = counts.filter(counts["department"] == "鄂州市市场监督管理局").row(0, named=True)

@@ -34,10 +34,30 @@ def translate_columns(df: pl.DataFrame) -> pl.DataFrame:
     if "warning_level" in out.columns:
         out = out.with_columns(pl.col("warning_level").map_elements(
             lambda v: tr(f"level.{v}") if v else "", return_dtype=pl.String))
-    names = {"case_no": "col.case_no", "item": "col.item", "state": "col.state", "applicant_name": "col.applicant",
-             "submitted_at": "col.submitted_at", "promised_due": "col.due", "warning_level": "col.level",
-             "department": "col.department", "count": "col.count"}
-    return out.rename({c: _column_label(c, names) for c in out.columns})
+    return out.rename({c: _column_label(c, _NAMES) for c in out.columns})
+
+
+_NAMES = {"case_no": "col.case_no", "item": "col.item", "state": "col.state", "applicant_name": "col.applicant",
+          "submitted_at": "col.submitted_at", "promised_due": "col.due", "warning_level": "col.level",
+          "department": "col.department", "count": "col.count"}
+MISSING = "—"   # a cell with no value (no case completed, nobody rated): not Python's "None"
+
+
+def is_share(column: str) -> bool:
+    """A measure that is a fraction of cases (on-time rate, online share, satisfaction as level / 5): shown as a
+    percentage."""
+    if column.startswith("prev_"):
+        column = column[5:]
+    return column.endswith(("_rate", "_share")) or column == "satisfaction"
+
+
+def column_config(df: pl.DataFrame, percent: tuple[str, ...] = ()) -> dict[str, object]:
+    """How a shown table's columns are drawn: days as dates (not midnight timestamps), shares (`percent`, by the
+    shown names) as percentages."""
+    config: dict[str, object] = {c: st.column_config.DateColumn(format="YYYY-MM-DD")
+                                 for c, kind in df.schema.items() if kind == pl.Date}
+    config |= {c: st.column_config.NumberColumn(format="percent") for c in percent if c in df.columns}
+    return config
 
 
 def _column_label(column: str, names: dict[str, str]) -> str:
@@ -55,13 +75,16 @@ def _column_label(column: str, names: dict[str, str]) -> str:
     return column
 
 
-def table(df: pl.DataFrame, name: str) -> None:
-    """A read-only table (st.dataframe never renders cell text as HTML) with CSV and Excel export."""
+def table(df: pl.DataFrame, name: str, *, percent: tuple[str, ...] = ()) -> None:
+    """A read-only table (st.dataframe never renders cell text as HTML) with CSV and Excel export. Shares among
+    the columns (is_share; or named, as shown, in `percent`) are drawn as percentages, missing values as a dash."""
     shown = translate_columns(df)
     if shown.is_empty():
         st.info(tr("home.no_cases"))
         return
-    st.dataframe(shown, hide_index=True, width="stretch")
+    percent = percent + tuple(_column_label(c, _NAMES) for c in df.columns if is_share(c))
+    st.dataframe(shown, hide_index=True, width="stretch", placeholder=MISSING,
+                 column_config=column_config(shown, percent))
     left, right = st.columns(2)
     # The files are made when asked for (a callable), not on every rerun of the page.
     left.download_button(tr("export.csv"), lambda: shown.write_csv().encode("utf-8-sig"), f"{name}.csv", "text/csv",
