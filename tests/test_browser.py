@@ -114,6 +114,29 @@ def test_sign_out_then_reload_is_signed_out(new_page):
     expect(main(page).get_by_role("heading", name="待办工作台")).to_have_count(0)
 
 
+def test_a_work_page_opened_signed_out_opens_after_sign_in_and_another_roles_page_says_so(new_page):
+    """A bookmarked screen (or one open when the session ended) asks for sign-in and opens after it, its query
+    kept; a screen of another role says so in Chinese. Neither shows Streamlit's English "Page not found"."""
+    page = new_page()
+    open_app(page, "/fees?month=2026-10")
+    expect(page).to_have_url(re.compile(r"/signin$"))
+    expect(page.get_by_text("请先登录，登录后将打开您要访问的页面。")).to_be_visible()
+    expect_signed_out(page)
+    submit_sign_in(page, OFFICER.username, PASSWORD)
+    expect(main(page).get_by_role("heading", name="收费对账")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/fees\?month=2026-10$"))
+    wait_for_cookie(page.context)
+
+    open_app(page, "/apply")   # the applicant's 我要办
+    expect(main(page).get_by_role("heading", name="我要办")).to_be_visible()
+    expect(main(page).get_by_text("此页面不在您的工作范围内。")).to_be_visible()
+    expect(main(page).get_by_test_id("stFileUploader")).to_have_count(0)
+    expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name="我要办")).to_have_count(0)
+    main(page).get_by_role("link", name="返回我的首页").click()
+    expect(main(page).get_by_role("heading", name="待办工作台")).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+
+
 def test_cookie_copied_before_sign_out_is_rejected_after(new_page):
     page_a = new_page()
     sign_in(page_a, OFFICER)

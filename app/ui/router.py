@@ -67,19 +67,41 @@ def build(specs: list[tuple[str, str, str]], default_first: bool) -> list[st.Pag
     return [page(name, key, url, default=default_first and n == 0) for n, (name, key, url) in enumerate(specs)]
 
 
+def elsewhere(key: str, url: str) -> st.Page:
+    """A screen of another role (or of a signed-in user, for someone signed out) opened by its address — a bookmark,
+    an expired session, a link sent by a colleague: hidden from the menu, and instead of Streamlit's English "Page
+    not found" and a jump to the home page, the sign-in page (the screen opens after it) or a word in the user's
+    language."""
+    def show() -> None:
+        if actor is None:
+            st.session_state["ezz_next"] = (url, st.query_params.to_dict())
+            st.session_state["ezz_flash"] = "auth.sign_in_first"
+            st.switch_page(sign_in)
+        st.title(tr(key))
+        st.warning(tr("nav.not_yours"))
+        st.page_link(home, label=tr("nav.go_home"))
+
+    return st.Page(show, title=tr(key), url_path=url, visibility="hidden")
+
+
 if actor is None:
-    public = build(PUBLIC_PAGES, default_first=True)
-    home = public[0]
-    pages = {tr("nav.public"): public, tr("nav.account"): build(ACCOUNT_PAGES, default_first=False)}
+    specs = {tr("nav.public"): PUBLIC_PAGES, tr("nav.account"): ACCOUNT_PAGES}
 else:
-    work = build(ROLE_PAGES[actor.role], default_first=True)
-    home = work[0]
-    pages = {tr("nav.work"): work, tr("nav.public"): build(PUBLIC_PAGES, default_first=False)}
+    specs = {tr("nav.work"): ROLE_PAGES[actor.role], tr("nav.public"): PUBLIC_PAGES}
+pages = {section: build(listed, default_first=n == 0) for n, (section, listed) in enumerate(specs.items())}
+home = next(iter(pages.values()))[0]
+shown = {url: p for section, listed in specs.items() for (_, _, url), p in zip(listed, pages[section], strict=True)}
+sign_in = shown.get("signin")
+others = {url: key for listed in ROLE_PAGES.values() for _, key, url in listed if url not in shown}
+pages[list(pages)[-1]] += [elsewhere(key, url) for url, key in others.items()]   # hidden from the menu
 
 nav = st.navigation(pages)
 if st.session_state.pop("ezz_go_home", False):
-    # After signing in or out, land on the role's home in the same submit; the queued cookie request is
-    # sent by the next run (switch_page reruns at once).
+    # After signing in or out, land on the role's home — or on the screen asked for before signing in — in the
+    # same submit; the queued cookie request is sent by the next run (switch_page reruns at once).
+    asked, params = st.session_state.pop("ezz_next", None) or (None, {})
+    if actor is not None and asked in shown:
+        st.switch_page(shown[asked], query_params=params)
     st.switch_page(home)
 
 with st.sidebar:
