@@ -48,7 +48,7 @@ def test_officer_lands_on_desk_after_one_submit(new_page, live_server):
     submit_sign_in(page, OFFICER.username, PASSWORD)  # ONE submit, nothing else clicked
 
     expect(main(page).get_by_role("heading", name="待办工作台")).to_be_visible()
-    expect(page).to_have_url(re.compile(r"/(desk)?$"))  # the role's home is the default page, "/"
+    expect(page).to_have_url(re.compile(r"/desk$"))  # the role's home, at its own address
     expect_signed_in(page, OFFICER, "待办工作台")
     # The page is in Chinese: the title, the navigation and the figures of the desk.
     expect(page).to_have_title(re.compile("鄂州e政通|待办工作台"))
@@ -134,6 +134,19 @@ def test_a_work_page_opened_signed_out_opens_after_sign_in_and_another_roles_pag
     expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name="我要办")).to_have_count(0)
     main(page).get_by_role("link", name="返回我的首页").click()
     expect(main(page).get_by_role("heading", name="待办工作台")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/desk$"))
+    open_app(page, "/desk")   # the home at its own address, as the address bar showed it
+    expect(main(page).get_by_role("heading", name="待办工作台")).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+
+
+def test_the_public_home_answers_at_its_own_address(new_page):
+    page = new_page()
+    open_app(page, "/")
+    expect(main(page).get_by_role("heading", name="鄂州e政通")).to_be_visible()
+    open_app(page, "/public")
+    expect(main(page).get_by_role("heading", name="鄂州e政通")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/public$"))
     expect(page.get_by_text("Page not found")).to_have_count(0)
 
 

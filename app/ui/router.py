@@ -26,8 +26,8 @@ tr = ui.tr
 PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
 
 
-def page(name: str, key: str, url: str, default: bool = False) -> st.Page:
-    return st.Page(PAGES_DIR / name, title=tr(key), url_path=url, default=default)
+def page(name: str, key: str, url: str) -> st.Page:
+    return st.Page(PAGES_DIR / name, title=tr(key), url_path=url)
 
 
 # The screens of each role (domain.md §12): (file in pages/, title key, URL path); the first is its home.
@@ -63,8 +63,8 @@ ROLE_PAGES = {
 }
 
 
-def build(specs: list[tuple[str, str, str]], default_first: bool) -> list[st.Page]:
-    return [page(name, key, url, default=default_first and n == 0) for n, (name, key, url) in enumerate(specs)]
+def build(specs: list[tuple[str, str, str]]) -> list[st.Page]:
+    return [page(name, key, url) for name, key, url in specs]
 
 
 def elsewhere(key: str, url: str) -> st.Page:
@@ -88,14 +88,22 @@ if actor is None:
     specs = {tr("nav.public"): PUBLIC_PAGES, tr("nav.account"): ACCOUNT_PAGES}
 else:
     specs = {tr("nav.work"): ROLE_PAGES[actor.role], tr("nav.public"): PUBLIC_PAGES}
-pages = {section: build(listed, default_first=n == 0) for n, (section, listed) in enumerate(specs.items())}
-home = next(iter(pages.values()))[0]
+pages = {section: build(listed) for section, listed in specs.items()}
 shown = {url: p for section, listed in specs.items() for (_, _, url), p in zip(listed, pages[section], strict=True)}
+home = next(iter(pages.values()))[0]
 sign_in = shown.get("signin")
 others = {url: key for listed in ROLE_PAGES.values() for _, key, url in listed if url not in shown}
 pages[list(pages)[-1]] += [elsewhere(key, url) for url, key in others.items()]   # hidden from the menu
 
-nav = st.navigation(pages)
+
+# The app's root shows the role's home, which also answers at its own address (/desk, /public): Streamlit serves
+# its default page only at "/", so the home made the default would meet its own address with "Page not found".
+first, (home_file, _, _) = next(iter(pages)), next(iter(specs.values()))[0]
+pages[first].insert(0, st.Page(PAGES_DIR / home_file, title=home.title, url_path="start", default=True,
+                               visibility="hidden"))
+
+# Every screen listed: a collapsed menu ends in Streamlit's own English "View 4 more" button.
+nav = st.navigation(pages, expanded=True)
 if st.session_state.pop("ezz_go_home", False):
     # After signing in or out, land on the role's home — or on the screen asked for before signing in — in the
     # same submit; the queued cookie request is sent by the next run (switch_page reruns at once).
