@@ -20,6 +20,8 @@ from app.i18n import DEFAULT_LANGUAGE, t
 GOOD_LEVELS = (4, 5)
 BAD_LEVELS = (1, 2)
 GRADES = {"优秀": "excellent", "良好": "good", "合格": "pass", "不合格": "fail"}   # the marts' grades -> grade_<key>
+# A grade's colour wherever grades are drawn (the scorecard's chart on the page and in the PDF)
+GRADE_COLORS = {"优秀": "#2e7d32", "良好": "#1565c0", "合格": "#f9a825", "不合格": "#c62828"}
 
 
 def grade_label(grade: str | None, lang: str = DEFAULT_LANGUAGE) -> str:

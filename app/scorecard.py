@@ -14,7 +14,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from app import public_ratings
-from app.public_ratings import grade_label
+from app.public_ratings import GRADE_COLORS, grade_label
 from app import schema as s
 from app.catalogue import department_names
 from app.db import Database
@@ -183,7 +183,7 @@ def _bars_svg(card: Scorecard, lang: str = DEFAULT_LANGUAGE) -> str:
     for n, r in enumerate(rows):
         y = 5 + 22 * n
         width = max(0.0, min(100.0, r["score"] or 0)) * 3.6
-        color = {"优秀": "#2e7d32", "良好": "#1565c0", "合格": "#f9a825"}.get(r["grade"], "#c62828")
+        color = GRADE_COLORS.get(r["grade"], GRADE_COLORS["不合格"])
         parts.append(f'<text x="0" y="{y + 14}">{_e(r["department"])}</text>'
                      f'<rect x="200" y="{y}" width="{width:.1f}" height="16" fill="{color}"/>'
                      f'<text x="{205 + width:.1f}" y="{y + 13}">{r["score"]:.1f} {_e(grade_label(r["grade"], lang))}'

@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from app import scorecard
+from app.public_ratings import GRADE_COLORS
 from app import workflow as wf
 from app.ui import session as ui
 from app.ui.widgets import MISSING, column_config
@@ -34,7 +35,9 @@ for n, (title, frame) in enumerate(scorecard.sheets(card, lang)):
     if n == 1 and not card.ranking.is_empty():
         bars = card.ranking.head(15).with_columns(
             pl.col("grade").map_elements(lambda g: scorecard.grade_label(g, lang), return_dtype=pl.String))
+        colors = {scorecard.grade_label(g, lang): c for g, c in GRADE_COLORS.items()}   # as the PDF draws them
         fig = px.bar(bars.to_pandas(), x="score", y="department", color="grade", orientation="h",
+                     color_discrete_map=colors,
                      labels={"score": tr("scorecard.col_score"), "department": tr("scorecard.col_department"),
                              "grade": tr("scorecard.col_grade")})
         fig.update_layout(yaxis={"autorange": "reversed"})
