@@ -9,7 +9,7 @@ from app import calendar_admin, timeutil
 from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import session as ui
-from app.ui.widgets import table
+from app.ui.widgets import MISSING, table
 
 tr = ui.tr
 admin = ui.require_roles(ui.actor(), wf.ADMIN)
@@ -66,7 +66,7 @@ st.dataframe(pl.DataFrame([{
     tr("calendar_admin.col_off_days"): r["off_days"], tr("calendar_admin.col_makeup_days"): r["makeup_days"],
     tr("calendar_admin.col_source"): r["source"] or "",
     tr("calendar_admin.col_loaded_at"): r["loaded_at"].strftime("%Y-%m-%d %H:%M") if r["loaded_at"] else "",
-} for r in overview]), hide_index=True, width="stretch")
+} for r in overview]), hide_index=True, placeholder=MISSING, width="stretch")
 
 years = [r["year"] for r in overview]
 official = {r["year"]: r["official"] for r in overview}
@@ -80,7 +80,7 @@ if holidays:
         tr("calendar_admin.col_first_off"): h["first_off"].isoformat() if h["first_off"] else "",
         tr("calendar_admin.col_last_off"): h["last_off"].isoformat() if h["last_off"] else "",
         tr("calendar_admin.col_days_off"): h["days_off"], tr("calendar_admin.col_makeup"): h["makeup"],
-    } for h in holidays]), hide_index=True, width="stretch")
+    } for h in holidays]), hide_index=True, placeholder=MISSING, width="stretch")
 else:
     st.info(tr("calendar_admin.no_holidays"))
 

@@ -20,6 +20,7 @@ from app.permissions import PermissionDenied
 from app.ui import form_widgets as fw
 from app.ui import session as ui
 from app.workflow import WorkflowError
+from app.ui.widgets import MISSING
 
 actor = ui.require_roles(ui.actor(), wf.APPLICANT)
 db = ui.db()
@@ -261,7 +262,7 @@ st.dataframe(pl.DataFrame({
     tx("apply.col_original"): [m.original_or_copy for m in mats],
     tx("apply.col_formats"): ["、".join(f.upper() for f in m.formats) for m in mats],
 }, schema={tx("apply.col_seq"): pl.Int64, tx("apply.col_material"): pl.String, tx("apply.col_required"): pl.String,
-           tx("apply.col_original"): pl.String, tx("apply.col_formats"): pl.String}), hide_index=True)
+           tx("apply.col_original"): pl.String, tx("apply.col_formats"): pl.String}), hide_index=True, placeholder=MISSING)
 
 problems = state.get("problems") or {}
 

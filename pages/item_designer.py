@@ -19,6 +19,7 @@ from app.designer import DesignError, FeeSpec, FieldSpec, ItemSpec, MaterialSpec
 from app.permissions import PermissionDenied
 from app.ui import form_widgets, item_preview
 from app.ui import session as ui
+from app.ui.widgets import MISSING
 
 tr = ui.tr
 OPEN, MATS, FIELDS, FEES, FLASH, PROBLEMS = ("designer_open", "designer_materials", "designer_fields",
@@ -243,7 +244,7 @@ def item_list() -> None:
                    tr("designer.col.dept"): r["dept"], tr("designer.col.version"): r["version"],
                    tr("designer.col.status"): tr(f"designer.status.{r['status']}"),
                    tr("designer.col.online"): r["online_version"] or "—", tr("designer.col.comments"): r["comments"]}
-                  for r in rows], hide_index=True, width="stretch")
+                  for r in rows], hide_index=True, placeholder=MISSING, width="stretch")
     names = {r["item_code"]: r["name"] for r in rows}
     st.selectbox(tr("designer.open"), list(names), index=None, key="designer_pick", on_change=open_picked,
                  format_func=lambda c: f"{names[c]}（{c}）", placeholder=tr("designer.open_placeholder"))
@@ -384,7 +385,7 @@ def comments_tab(info: dict[str, Any]) -> None:
         return
     st.dataframe([{tr("designer.col.when"): f"{r['created_at']:%Y-%m-%d %H:%M}", tr("designer.col.version"): r["version"],
                    tr("designer.col.comment"): r["content"], tr("designer.col.author"): r["author_name"] or "",
-                   tr("designer.col.contact"): r["contact"] or ""} for r in rows], hide_index=True, width="stretch")
+                   tr("designer.col.contact"): r["contact"] or ""} for r in rows], hide_index=True, placeholder=MISSING, width="stretch")
 
 
 def versions_tab(info: dict[str, Any]) -> None:
@@ -396,7 +397,7 @@ def versions_tab(info: dict[str, Any]) -> None:
     st.dataframe([{tr("designer.col.version"): v.version, tr("designer.col.status"): tr(f"designer.status.{v.status}"),
                    tr("designer.col.current"): "✓" if v.is_current else "", tr("designer.col.created_at"): when(v.created_at),
                    tr("designer.col.published_at"): when(v.published_at),
-                   tr("designer.col.withdrawn_at"): when(v.withdrawn_at)} for v in rows], hide_index=True, width="stretch")
+                   tr("designer.col.withdrawn_at"): when(v.withdrawn_at)} for v in rows], hide_index=True, placeholder=MISSING, width="stretch")
     numbers = [v.version for v in rows]
     st.session_state["designer_version_pick"] = info["version"]
     st.selectbox(tr("designer.open"), numbers, key="designer_version_pick", on_change=open_other_version)

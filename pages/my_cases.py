@@ -18,7 +18,7 @@ from app.permissions import PermissionDenied
 from app.ui import form_widgets as fw
 from app.ui import officer as ow
 from app.ui import session as ui
-from app.ui.widgets import table
+from app.ui.widgets import MISSING, table
 from app.workflow import WorkflowError
 
 actor = ui.require_roles(ui.actor(), wf.APPLICANT)
@@ -147,7 +147,7 @@ def show_timeline(timeline: list[dict], names: dict[int, str]) -> None:
         tx("cases.col_event"): [tx(e["message_key"]) for e in timeline],
         tx("cases.col_note"): [note(e) for e in timeline],
     }, schema={tx("cases.col_time"): pl.String, tx("cases.col_event"): pl.String, tx("cases.col_note"): pl.String}),
-        hide_index=True, width="stretch")
+        hide_index=True, placeholder=MISSING, width="stretch")
 
 
 def show_result(case: dict, timeline: list[dict]) -> None:
@@ -255,7 +255,7 @@ def show_case(case_id: int) -> None:
         st.dataframe(pl.DataFrame({
             tx("apply.col_material"): [names.get(seq, str(seq)) for seq in provided],
             tx("cases.col_file"): [p.get("file_name") or p.get("locker_name") or "—" for p in provided.values()],
-        }, schema={tx("apply.col_material"): pl.String, tx("cases.col_file"): pl.String}), hide_index=True)
+        }, schema={tx("apply.col_material"): pl.String, tx("cases.col_file"): pl.String}), hide_index=True, placeholder=MISSING)
 
     if "rate" in allowed:
         show_rating(case)

@@ -7,7 +7,7 @@ from app import cases, i18n, stats
 from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import session as ui
-from app.ui.widgets import table
+from app.ui.widgets import MISSING, table
 
 LIMIT = 1000
 
@@ -52,7 +52,7 @@ st.dataframe(
     pl.DataFrame({tr("wcases.col_time"): [str(e["occurred_at"]) for e in events],
                   tr("wcases.col_action"): [tr(f"action.{e['action']}") for e in events],
                   tr("col.state"): [tr(f"state.{e['to_state']}") if e["to_state"] else "" for e in events]}),
-    hide_index=True, width="stretch")
+    hide_index=True, placeholder=MISSING, width="stretch")
 
 if case["state"] != wf.DRAFT and not fw.document_download(db, actor, case, kind="receipt", key="wc_receipt"):
     st.info(tr("wcases.receipt_unavailable"))

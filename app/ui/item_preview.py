@@ -13,6 +13,7 @@ from app import designer, forms
 from app.db import Database
 from app.ui import form_widgets
 from app.ui.session import tr
+from app.ui.widgets import MISSING
 
 LEVEL_KEYS = {"市": "city", "区": "district", "乡镇街道": "town", "村社区": "village"}
 FORM_KEYS = {"原件": "original", "复印件": "copy", "原件及复印件": "both", "电子": "electronic"}
@@ -55,7 +56,7 @@ def show_guide(g: dict[str, Any]) -> None:
                                           if m["original_or_copy"] in FORM_KEYS else m["original_or_copy"]),
                 tr("catalogue.mat.formats"): "、".join(str(f).upper() for f in m["formats"]),
                 tr("catalogue.mat.reuse"): m["reuse_certificate"], tr("catalogue.mat.note"): m["note"],
-            } for m in g["materials"]], hide_index=True, width="stretch")
+            } for m in g["materials"]], hide_index=True, placeholder=MISSING, width="stretch")
         else:
             st.text(tr("catalogue.materials_none"))
     with st.container(border=True):
