@@ -430,8 +430,9 @@ def write_filings(conn: Connection, filings: Sequence[Filing], db: Database) -> 
     """Record a batch of new forms (_record_filings), their uploads' bytes written to the file store meanwhile in
     a thread of their own and made durable, all at once, before the batch may commit: a committed case never
     names bytes a crash could lose, and a batch refused as a whole leaves only content-addressed bytes that no row
-    names. (Each applicant writing and flushing their own five files took longer than the batch's whole write:
-    files created while the batch flushed the disk waited for it, 1-5 ms each on 2 cores.)"""
+    names. Which uploads are new to the store (and so in no locker) is decided here, after every earlier batch
+    has committed: two filings of the same files by one applicant, checked before either was written, share one
+    set of locker entries."""
     root = files.files_dir()
     data = {row["storage_path"]: f.answers[seq].data for f in filings for seq, row in f.kept.items()}
     new = files.absent(root, list(data))   # bytes new to the store: no locker entry can hold them
