@@ -112,12 +112,12 @@ def widget_value(field: FormField, value: Any) -> Any:
     return "" if value is None else str(value)
 
 
-# Values the server gives widgets (seed_widgets) until a run that drew them has completed. Streamlit sends a value
-# set in the session to the browser only in the run that set it; if that run is stopped for a rerun (the user
-# typed elsewhere meanwhile) before it drew the widget — or after, but before its messages left: the next run's
-# start drops them — the next run draws the widget with the value but without sending it, the browser shows
-# what it had (or an empty widget) and reports that back, and the value is lost (tests/test_browser_seeded_widgets.py
-# shows the first case in Chromium). Untouched defaults of a new item on 事项管理 were lost on loaded CI machines.
+# Values the server gives widgets (seed_widgets) until a run has drawn them. Streamlit sends a value set in the
+# session to the browser only in the run that set it; if that run is stopped for a rerun (the user typed
+# elsewhere meanwhile) before it drew the widget, the next run draws the widget with the value but without
+# sending it, a browser that already showed the widget keeps what it showed and reports that back, and the
+# value is lost (tests/test_browser_seeded_widgets.py shows it in Chromium). Untouched defaults of a new item on
+# 事项管理 were lost on a loaded CI machine in the same way; that run was not reproduced exactly.
 _TO_SEND = "_widget_values_to_send"
 _DRAWN = "_widget_values_drawn_this_run"   # keys drawn by the run under way (delivered once it completes)
 _NOTHING = object()   # "no value in the session" (None is a value a widget can hold)
