@@ -119,7 +119,6 @@ def widget_value(field: FormField, value: Any) -> Any:
 # value is lost (tests/test_browser_seeded_widgets.py shows it in Chromium). Untouched defaults of a new item on
 # 事项管理 were lost on a loaded CI machine in the same way; that run was not reproduced exactly.
 _TO_SEND = "_widget_values_to_send"
-_DRAWN = "_widget_values_drawn_this_run"   # keys drawn by the run under way (delivered once it completes)
 _NOTHING = object()   # "no value in the session" (None is a value a widget can hold)
 
 
@@ -139,19 +138,15 @@ def seed_widgets(values: dict[str, Any], *, reset: bool = False) -> None:
 
 @contextlib.contextmanager
 def sending_seeded(keys: Callable[[str], bool]) -> Iterator[Callable[[str], None]]:
-    """Around the drawing of the widgets whose keys `keys` accepts: a value seeded since a run last delivered them
+    """Around the drawing of the widgets whose keys `keys` accepts: a value seeded since a run last drew them
     is set again before they are drawn, so that this run sends it to the browser. Only where the browser may
     not have it: the session still holds the seeded value and it is not empty (an empty one is what a widget
     the browser draws afresh shows anyway), or it holds what the browser had before the seed (a browser that
-    never got the seed reports that back). A value the user has changed stays, and is not sent over.
-
-    A widget drawn is not yet delivered: Streamlit drops the messages of a run still waiting to be sent when
-    the next run starts (its browser queue is cleared at each script start), so a run stopped for a rerun may
-    have drawn a widget the browser never receives — and the next run, drawing it without the value, makes the
-    browser show the widget empty and report that back (a new item's default levels on 事项管理, on a loaded
-    machine). The values are forgotten only when a run that drew them reaches its end (`run_completed`,
-    called by the router last); the block gives `drawn(key)` to call right after each widget, so that a run
-    stopped in the middle forgets none of them."""
+    never got the seed reports that back). A value the user has changed stays. Once they are drawn nothing is
+    sent again: setting a value overwrites what a user is typing into that field when the run arrives (seen:
+    a name typed while such a run was on its way was lost). A run stopped before the end of the block keeps
+    them to send; so that a widget drawn before the stop is not sent again, the block gives a `drawn(key)`
+    to call right after each widget (a widget call that returned has been sent)."""
     to_send = st.session_state.get(_TO_SEND) or {}
     mine = [k for k in to_send if keys(k)]
     for key in mine:
@@ -162,23 +157,9 @@ def sending_seeded(keys: Callable[[str], bool]) -> Iterator[Callable[[str], None
             st.session_state[key] = value
         elif not _same(now, value):   # the user's own answer since: it stays, and nothing is left to send
             to_send.pop(key, None)
-    drawn_now = st.session_state.setdefault(_DRAWN, set())
-    yield drawn_now.add
-    drawn_now.update(mine)
-
-
-def run_started() -> None:
-    """The router, first: no widget drawn yet in this run."""
-    st.session_state[_DRAWN] = set()
-
-
-def run_completed() -> None:
-    """The router, last: this run reached its end, so the browser has every widget it drew — their seeded values
-    are delivered and not to be sent again."""
-    to_send = st.session_state.get(_TO_SEND) or {}
-    for key in st.session_state.get(_DRAWN) or ():
+    yield lambda key: to_send.pop(key, None)
+    for key in mine:
         to_send.pop(key, None)
-    st.session_state[_DRAWN] = set()
 
 
 def _empty(value: Any) -> bool:

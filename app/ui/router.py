@@ -10,7 +10,6 @@ import streamlit as st
 
 from app import workflow as wf
 from app.i18n import LANGUAGES
-from app.ui import form_widgets
 from app.ui import session as ui
 
 st.set_page_config(page_title="鄂州e政通", page_icon="🏛️", layout="wide")
@@ -19,7 +18,6 @@ st.set_page_config(page_title="鄂州e政通", page_icon="🏛️", layout="wide
 st.html(f"<script>document.documentElement.lang='{'en' if ui.lang() == 'en' else 'zh-CN'}';</script>",
         unsafe_allow_javascript=True)
 
-form_widgets.run_started()
 actor = ui.current_actor()
 st.session_state["ezz_actor"] = actor
 tr = ui.tr
@@ -127,4 +125,3 @@ if flash:
     st.toast(tr(flash))
 ui.flush_browser_action()
 nav.run()
-form_widgets.run_completed()   # reached only by a run not stopped for a rerun (see sending_seeded)
