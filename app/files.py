@@ -164,20 +164,13 @@ def make_durable(root: Path, stored: list[str]) -> None:
 
 
 def keep(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
-    """Check one upload and write its bytes durably (once per content); returns its stored_files row but the
-    owner."""
-    return keep_telling(upload, formats, root, max_bytes)[0]
-
-
-def keep_telling(upload: Upload, formats: list[str], root: Path, max_bytes: int = MAX_BYTES) -> tuple[dict[str, Any], bool]:
-    """`keep`, and whether the bytes were new to the store (then no stored file, nor a locker entry, holds them
-    yet: the store is content-addressed and every stored file's bytes are written before its row)."""
+    """Check one upload and write its bytes durably (once per content: the store is content-addressed and every
+    stored file's bytes are written before its row); returns its stored_files row but the owner."""
     row = describe(upload, formats, max_bytes)
     path = root / row["storage_path"]
-    new = not os.path.exists(path)
-    if new:
+    if not os.path.exists(path):
         write_durably(path, upload.data)
-    return row, new
+    return row
 
 
 def describe(upload: Upload, formats: list[str], max_bytes: int = MAX_BYTES) -> dict[str, Any]:

@@ -98,9 +98,9 @@ pages[list(pages)[-1]] += [elsewhere(key, url) for url, key in others.items()]  
 
 # The app's root shows the role's home, which also answers at its own address (/desk, /public): Streamlit serves
 # its default page only at "/", so the home made the default would meet its own address with "Page not found".
-first, (home_file, _, _) = next(iter(pages)), next(iter(specs.values()))[0]
-pages[first].insert(0, st.Page(PAGES_DIR / home_file, title=home.title, url_path="start", default=True,
-                               visibility="hidden"))
+home_file = next(iter(specs.values()))[0][0]
+next(iter(pages.values())).insert(0, st.Page(PAGES_DIR / home_file, title=home.title, url_path="start",
+                                             default=True, visibility="hidden"))
 
 # Every screen listed: a collapsed menu ends in Streamlit's own English "View 4 more" button.
 nav = st.navigation(pages, expanded=True)
