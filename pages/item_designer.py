@@ -22,6 +22,9 @@ from app.ui import session as ui
 from app.ui.widgets import MISSING
 
 tr = ui.tr
+# Every widget of the design is given its seeded value as its default as well (form_widgets.seeded): what a
+# browser drawing it afresh shows, should the run that sent the value have been cut short.
+seeded, seeded_index, seeded_among = form_widgets.seeded, form_widgets.seeded_index, form_widgets.seeded_among
 OPEN, MATS, FIELDS, FEES, FLASH, PROBLEMS = ("designer_open", "designer_materials", "designer_fields",
                                              "designer_fees", "designer_flash", "designer_problems")
 SEED = "designer_seed"   # the opened design's widget values, kept apart from the widgets (given back in editor())
@@ -254,21 +257,29 @@ def item_list() -> None:
 def basics_tab(editable: bool, is_new: bool) -> None:
     depts = designer.department_choices(db)
     lead_choices = list(depts) if designer.is_legal_office(actor) else [actor.dept_code]
-    st.text_input(tr("designer.code"), key="d-code", help=tr("designer.code_help"), disabled=not is_new)
-    st.text_input(tr("designer.name"), key="d-name", disabled=not editable, max_chars=designer.NAME_MAX)
+    st.text_input(tr("designer.code"), seeded("d-code", ""), key="d-code", help=tr("designer.code_help"),
+                  disabled=not is_new)
+    st.text_input(tr("designer.name"), seeded("d-name", ""), key="d-name", disabled=not editable,
+                  max_chars=designer.NAME_MAX)
     a, b, c = st.columns(3)
-    a.selectbox(tr("designer.kind"), designer.KINDS, key="d-kind", disabled=not editable)
-    b.selectbox(tr("designer.category"), designer.CATEGORIES, key="d-category", disabled=not editable,
+    a.selectbox(tr("designer.kind"), designer.KINDS, seeded_index("d-kind", designer.KINDS), key="d-kind",
+                disabled=not editable)
+    b.selectbox(tr("designer.category"), designer.CATEGORIES, seeded_index("d-category", designer.CATEGORIES),
+                key="d-category", disabled=not editable,
                 format_func=lambda x: tr(f"catalogue.column.{x}"))
-    c.selectbox(tr("designer.dept"), lead_choices, key="d-dept", disabled=not editable,
+    c.selectbox(tr("designer.dept"), lead_choices, seeded_index("d-dept", lead_choices), key="d-dept",
+                disabled=not editable,
                 format_func=lambda x: depts.get(x, x), placeholder=tr("designer.open_placeholder"))
     a, b = st.columns([3, 1])
-    a.multiselect(tr("designer.levels"), designer.LEVELS, key="d-levels", disabled=not editable,
+    a.multiselect(tr("designer.levels"), designer.LEVELS, seeded_among("d-levels", designer.LEVELS), key="d-levels",
+                  disabled=not editable,
                   format_func=item_preview.level_name, placeholder=tr("common.choose_many"))
-    b.number_input(tr("designer.batch"), min_value=1, max_value=9, step=1, key="d-batch", disabled=not editable)
-    st.text_area(tr("designer.basis"), key="d-basis", disabled=not editable, height=80)
-    st.text_area(tr("designer.conditions"), key="d-conditions", disabled=not editable, height=80)
-    st.text_input(tr("designer.note"), key="d-note", disabled=not editable)
+    b.number_input(tr("designer.batch"), min_value=1, max_value=9, value=seeded("d-batch", 1), step=1, key="d-batch",
+                   disabled=not editable)
+    st.text_area(tr("designer.basis"), seeded("d-basis", ""), key="d-basis", disabled=not editable, height=80)
+    st.text_area(tr("designer.conditions"), seeded("d-conditions", ""), key="d-conditions", disabled=not editable,
+                 height=80)
+    st.text_input(tr("designer.note"), seeded("d-note", ""), key="d-note", disabled=not editable)
 
 
 def materials_tab(editable: bool) -> None:
@@ -338,15 +349,19 @@ def fields_tab(editable: bool) -> None:
 
 def flow_tab(editable: bool) -> None:
     depts = designer.department_choices(db)
-    st.text_area(tr("designer.steps"), key="d-steps", disabled=not editable, height=80)
-    st.multiselect(tr("designer.co_depts"), list(depts), key="d-co", disabled=not editable,
+    st.text_area(tr("designer.steps"), seeded("d-steps", ""), key="d-steps", disabled=not editable, height=80)
+    st.multiselect(tr("designer.co_depts"), list(depts), seeded_among("d-co", depts), key="d-co",
+                   disabled=not editable,
                    format_func=lambda x: depts.get(x, x), placeholder=tr("common.choose_many"))
     a, b, c = st.columns(3)
-    a.number_input(tr("designer.statutory"), min_value=0, max_value=365, step=1, key="d-statutory", disabled=not editable)
-    b.selectbox(tr("designer.statutory_unit"), designer.STATUTORY_UNITS, key="d-unit", disabled=not editable,
+    a.number_input(tr("designer.statutory"), min_value=0, max_value=365, value=seeded("d-statutory", 0), step=1,
+                   key="d-statutory", disabled=not editable)
+    b.selectbox(tr("designer.statutory_unit"), designer.STATUTORY_UNITS,
+                seeded_index("d-unit", designer.STATUTORY_UNITS), key="d-unit", disabled=not editable,
                 format_func=lambda u: tr(f"catalogue.unit.{u}"))
-    c.number_input(tr("designer.promised"), min_value=0, max_value=365, step=1, key="d-promised", disabled=not editable)
-    st.checkbox(tr("designer.immediate"), key="d-immediate", disabled=not editable)
+    c.number_input(tr("designer.promised"), min_value=0, max_value=365, value=seeded("d-promised", 0), step=1,
+                   key="d-promised", disabled=not editable)
+    st.checkbox(tr("designer.immediate"), seeded("d-immediate", False), key="d-immediate", disabled=not editable)
     st.caption(tr("designer.limit_note"))
 
 
@@ -366,7 +381,7 @@ def fees_tab(editable: bool) -> None:
             b.text_input(tr("designer.fee.standard"), key="d-fee-standard")
             st.text_input(tr("designer.fee.basis"), key="d-fee-basis")
             st.form_submit_button(tr("designer.fee.add"), on_click=add_fee)
-    st.text_input(tr("designer.result"), key="d-result", disabled=not editable)
+    st.text_input(tr("designer.result"), seeded("d-result", ""), key="d-result", disabled=not editable)
 
 
 def preview_tab() -> None:

@@ -207,6 +207,10 @@ def test_form_is_generated_from_the_item_and_prefilled_from_the_account(env):
         assert label.startswith(field.label) and label.endswith("*") == field.required, (field.field_key, label)
     assert at.text_input(key="apply-form-f-applicant_name").value == person.display_name
     assert at.text_input(key="apply-form-f-applicant_id").value == applications.account(db, person.user_id)["id_number"]
+    # and as the widget's default: a browser drawing it afresh (the run that sent the value cut short by the
+    # next keystroke) shows it too (form_widgets.seeded)
+    at.run()
+    assert at.text_input(key="apply-form-f-applicant_name").proto.default == person.display_name
     assert not any(w.key.endswith("-credit_code") for w in at.text_input)  # the enterprise set is not for a person
     mats = applications.item_materials(db, FOOD, published(db, FOOD)["version"])
     for m in mats:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,12 @@ def widget_value(field: FormField, value: Any) -> Any:
 # 事项管理 were lost on a loaded CI machine in the same way; that run was not reproduced exactly.
 _TO_SEND = "_widget_values_to_send"
 _NOTHING = object()   # "no value in the session" (None is a value a widget can hold)
+# The value each key was last seeded with, which its widget is also given as its default (`seeded`): a browser
+# that draws the widget afresh without the seeded value — the run that sent it was stopped for a rerun and its
+# messages never left the server — shows the default, which is then the same value. Traced in Chromium on a
+# loaded machine: the run after 新建事项 drew 办理层级 with ["市"] and was cut short by the next keystroke; the
+# following run drew it without the value, the browser showed it empty and sent [] back.
+_SEEDED = "_widget_seeded_values"
 
 
 def seed_widgets(values: dict[str, Any], *, reset: bool = False) -> None:
@@ -129,11 +135,30 @@ def seed_widgets(values: dict[str, Any], *, reset: bool = False) -> None:
     its value here. Called before the widgets are drawn (in a callback, or in the run before them); the
     drawing is wrapped in `sending_seeded` so that the values reach the browser."""
     to_send = st.session_state.setdefault(_TO_SEND, {})
+    seeded_values = st.session_state.setdefault(_SEEDED, {})
     for key, value in values.items():
         if reset or key not in st.session_state:
             before = st.session_state[key] if key in st.session_state else _NOTHING
             st.session_state[key] = value
             to_send[key] = (value, before)
+            seeded_values[key] = value
+
+
+def seeded(key: str, fallback: Any = None) -> Any:
+    """The value `key` was last seeded with (`fallback` if never): its widget's default (see _SEEDED)."""
+    return (st.session_state.get(_SEEDED) or {}).get(key, fallback)
+
+
+def seeded_among(key: str, options: Iterable[Any]) -> list[Any] | None:
+    """A multiselect's default: its seeded values that are among `options` (none: no default)."""
+    allowed = set(options)
+    return [v for v in seeded(key) or [] if v in allowed] or None
+
+
+def seeded_index(key: str, options: Sequence[Any]) -> int | None:
+    """A selectbox's default position: its seeded value's among `options`, none if it is not one of them."""
+    value = seeded(key)
+    return list(options).index(value) if value in options else None
 
 
 @contextlib.contextmanager
@@ -188,26 +213,28 @@ def render_field(field: FormField, prefix: str, problem: Problem | None = None, 
     label = field.label + (REQUIRED_MARK if field.required else "")
     help_ = field.help or None
     t = field.field_type
+    # each widget's default is its seeded value (`seeded`): what a browser drawing it afresh must show
     if t == "textarea":
-        st.text_area(label, key=key, help=help_, disabled=disabled, max_chars=field.rule.get("max_length"))
+        st.text_area(label, seeded(key, ""), key=key, help=help_, disabled=disabled,
+                     max_chars=field.rule.get("max_length"))
     elif t == "number":
         integer = bool(field.rule.get("integer"))
-        st.number_input(label, key=key, help=help_, disabled=disabled, step=1 if integer else 1.0,
+        st.number_input(label, value=seeded(key), key=key, help=help_, disabled=disabled, step=1 if integer else 1.0,
                         format="%d" if integer else "%.2f", placeholder=tx("form_widget.number_placeholder"))
     elif t == "date":
-        st.date_input(label, key=key, help=help_, disabled=disabled, min_value=DATE_MIN, max_value=DATE_MAX,
-                      format="YYYY-MM-DD")
+        st.date_input(label, value=seeded(key), key=key, help=help_, disabled=disabled, min_value=DATE_MIN,
+                      max_value=DATE_MAX, format="YYYY-MM-DD")
     elif t == "select":
-        st.selectbox(label, field.choices, key=key, help=help_, disabled=disabled,
-                     placeholder=tx("form_widget.choose"))
+        st.selectbox(label, field.choices, index=seeded_index(key, field.choices), key=key, help=help_,
+                     disabled=disabled, placeholder=tx("form_widget.choose"))
     elif t == "multiselect":
-        st.multiselect(label, field.choices, key=key, help=help_, disabled=disabled,
+        st.multiselect(label, field.choices, seeded_among(key, field.choices), key=key, help=help_, disabled=disabled,
                        placeholder=tx("form_widget.choose"))
     elif t == "checkbox":
-        st.checkbox(label, key=key, help=help_, disabled=disabled)
+        st.checkbox(label, seeded(key, False), key=key, help=help_, disabled=disabled)
     else:  # text and the checked identifiers (phone, email, id_number, credit_code)
         placeholder = tx(f"form_widget.hint.{t}") if t != "text" else None
-        st.text_input(label, key=key, help=help_, disabled=disabled, placeholder=placeholder,
+        st.text_input(label, seeded(key, ""), key=key, help=help_, disabled=disabled, placeholder=placeholder,
                       max_chars=field.rule.get("max_length"))
     show_problem(problem)
 
@@ -271,7 +298,9 @@ def pick_region(db: Database, prefix: str, default_code: str | None = None) -> s
             st.session_state[key] = wanted if wanted in options else None
         optional = depth > 0
         with cols[depth]:
-            parent = st.selectbox(tx(label_key) + ("" if optional else REQUIRED_MARK), options, key=key,
+            held = st.session_state.get(key)   # also its default: see _SEEDED
+            parent = st.selectbox(tx(label_key) + ("" if optional else REQUIRED_MARK), options,
+                                  options.index(held) if held in options else None, key=key,
                                   format_func=names.get,
                                   placeholder=tx("region.any") if optional else tx("form_widget.choose"))
     return chosen_region(prefix)
@@ -283,9 +312,10 @@ def clear_widgets(prefix: str, *, keep: Iterable[str] = ()) -> None:
     kept = set(keep)
     for key in [k for k in st.session_state if str(k).startswith(prefix) and k not in kept]:
         del st.session_state[key]
-    to_send = st.session_state.get(_TO_SEND) or {}
-    for key in [k for k in to_send if k.startswith(prefix) and k not in kept]:
-        del to_send[key]
+    for name in (_TO_SEND, _SEEDED):
+        held = st.session_state.get(name) or {}
+        for key in [k for k in held if k.startswith(prefix) and k not in kept]:
+            del held[key]
 
 
 def region_name(db: Database, code: str) -> str:
