@@ -13,9 +13,9 @@ db = ui.db()
 
 st.title(tr("page.home_applicant"))
 left, mid, right = st.columns(3)
-left.page_link(st.Page(ROOT / "pages" / "apply.py", url_path="apply"), label=tr("home.apply_now"), icon="📝")
-mid.page_link(st.Page(ROOT / "pages" / "my_cases.py", url_path="cases"), label=tr("page.my_cases"), icon="📂")
-right.page_link(st.Page(ROOT / "pages" / "catalogue.py", url_path="guide"), label=tr("home.find_service"), icon="🔎")
+left.page_link(st.Page(ROOT / "pages" / "apply.py", url_path="apply"), label=tr("home.apply_now"), icon=":material/edit_note:")
+mid.page_link(st.Page(ROOT / "pages" / "my_cases.py", url_path="cases"), label=tr("page.my_cases"), icon=":material/folder_open:")
+right.page_link(st.Page(ROOT / "pages" / "catalogue.py", url_path="guide"), label=tr("home.find_service"), icon=":material/search:")
 counts = stats.state_counts(db, actor)
 open_states = (wf.SUBMITTED, wf.ACCEPTED, wf.UNDER_REVIEW, wf.SPECIAL_PROCEDURE, wf.APPROVED, wf.REFUSED,
                wf.TRANSFERRED)

@@ -29,14 +29,14 @@ f.metric(tr("home.cases_total"), f"{figures['cases_total']:,}")
 g.metric(tr("home.cases_completed"), f"{figures['cases_completed']:,}")
 
 left, mid, right = st.columns(3)
-left.page_link(st.Page(ROOT / "pages" / "catalogue.py", url_path="guide"), label=tr("home.find_service"), icon="🔎")
-mid.page_link(st.Page(ROOT / "pages" / "lookup.py", url_path="lookup"), label=tr("home.lookup"), icon="📮")
+left.page_link(st.Page(ROOT / "pages" / "catalogue.py", url_path="guide"), label=tr("home.find_service"), icon=":material/search:")
+mid.page_link(st.Page(ROOT / "pages" / "lookup.py", url_path="lookup"), label=tr("home.lookup"), icon=":material/local_post_office:")
 if ui.actor() is None:
-    right.page_link(st.Page(ROOT / "pages" / "register.py", url_path="register"), label=tr("page.register"), icon="👤")
+    right.page_link(st.Page(ROOT / "pages" / "register.py", url_path="register"), label=tr("page.register"), icon=":material/person_add:")
 # 信息公开: the public's other questions, answered without signing in.
 for col, (name, url, key, icon) in zip(st.columns(4), (
-        ("verify.py", "verify", "page.verify", "✅"), ("ask.py", "ask", "page.ask", "💬"),
-        ("policies.py", "policies", "page.policies", "📜"), ("item_comments.py", "comments", "page.item_comments", "📝"))):
+        ("verify.py", "verify", "page.verify", ":material/verified:"), ("ask.py", "ask", "page.ask", ":material/forum:"),
+        ("policies.py", "policies", "page.policies", ":material/gavel:"), ("item_comments.py", "comments", "page.item_comments", ":material/edit_note:"))):
     col.page_link(st.Page(ROOT / "pages" / name, url_path=url), label=tr(key), icon=icon)
 
 query = st.text_input(tr("home.search"), key="public_search")

@@ -35,4 +35,4 @@ if submitted:
             st.error(tr(exc.key, **exc.params))
         else:
             st.success(tr("auth.registered"))
-            st.page_link(st.Page(SIGN_IN_PAGE, url_path="signin"), label=tr("auth.go_sign_in"), icon="➡️")
+            st.page_link(st.Page(SIGN_IN_PAGE, url_path="signin"), label=tr("auth.go_sign_in"), icon=":material/arrow_forward:")

@@ -12,7 +12,7 @@ from app import workflow as wf
 from app.i18n import LANGUAGES
 from app.ui import session as ui
 
-st.set_page_config(page_title="鄂州e政通", page_icon="🏛️", layout="wide")
+st.set_page_config(page_title="鄂州e政通", page_icon=":material/account_balance:", layout="wide")
 
 # Tell the browser (and screen readers) which language the page is in; Streamlit serves lang="en".
 st.html(f"<script>document.documentElement.lang='{'en' if ui.lang() == 'en' else 'zh-CN'}';</script>",
