@@ -9,7 +9,7 @@ from app import calendar_admin, timeutil
 from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import session as ui
-from app.ui.widgets import MISSING, table
+from app.ui.widgets import grid, table
 
 tr = ui.tr
 admin = ui.require_roles(ui.actor(), wf.ADMIN)
@@ -61,12 +61,12 @@ for row in overview:
     if not row["official"] and row["year"] in (today.year, today.year + 1):
         st.warning(tr("calendar_admin.provisional_warning", year=row["year"]))
 st.subheader(tr("calendar_admin.years"))
-st.dataframe(pl.DataFrame([{
+grid(pl.DataFrame([{
     tr("calendar_admin.col_year"): str(r["year"]), tr("calendar_admin.col_status"): status_of(r["official"]),
     tr("calendar_admin.col_off_days"): r["off_days"], tr("calendar_admin.col_makeup_days"): r["makeup_days"],
     tr("calendar_admin.col_source"): r["source"] or "",
     tr("calendar_admin.col_loaded_at"): r["loaded_at"].strftime("%Y-%m-%d %H:%M") if r["loaded_at"] else "",
-} for r in overview]), hide_index=True, placeholder=MISSING, width="stretch")
+} for r in overview]))
 
 years = [r["year"] for r in overview]
 official = {r["year"]: r["official"] for r in overview}
@@ -75,12 +75,12 @@ year = st.selectbox(tr("calendar_admin.year"), years, index=years.index(default_
 st.subheader(tr("calendar_admin.year_holidays", year=year, status=status_of(official[year])))
 holidays = calendar_admin.year_holidays(db, year)
 if holidays:
-    st.dataframe(pl.DataFrame([{
+    grid(pl.DataFrame([{
         tr("calendar_admin.col_name"): h["name"],
         tr("calendar_admin.col_first_off"): h["first_off"].isoformat() if h["first_off"] else "",
         tr("calendar_admin.col_last_off"): h["last_off"].isoformat() if h["last_off"] else "",
         tr("calendar_admin.col_days_off"): h["days_off"], tr("calendar_admin.col_makeup"): h["makeup"],
-    } for h in holidays]), hide_index=True, placeholder=MISSING, width="stretch")
+    } for h in holidays]))
 else:
     st.info(tr("calendar_admin.no_holidays"))
 

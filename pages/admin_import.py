@@ -8,7 +8,7 @@ from app import legacy_import, legacy_report
 from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import session as ui
-from app.ui.widgets import MISSING
+from app.ui.widgets import grid
 
 tr = ui.tr
 admin = ui.require_roles(ui.actor(), wf.ADMIN)
@@ -65,18 +65,16 @@ if result is not None:
     left, right = st.columns(2)
     with left:
         st.subheader(tr("import.by_file"))
-        st.dataframe(legacy_report.headed(legacy_report.file_summary(result, lang), lang), hide_index=True, placeholder=MISSING,
-                     width="stretch")
+        grid(legacy_report.headed(legacy_report.file_summary(result, lang), lang))
     with right:
         st.subheader(tr("import.by_reason"))
-        st.dataframe(legacy_report.headed(legacy_report.reason_counts(result, lang), lang), hide_index=True, placeholder=MISSING,
-                     width="stretch")
+        grid(legacy_report.headed(legacy_report.reason_counts(result, lang), lang))
     st.subheader(tr("import.report"))
     frame = legacy_report.report_frame(result, lang)
     if st.toggle(tr("import.only_rejected"), key="import-only-rejected"):
         frame = frame.filter(pl.col("reason") != "")
     # st.dataframe never renders cell text as HTML: old names and comments show as they were typed.
-    st.dataframe(legacy_report.headed(frame, lang), hide_index=True, placeholder=MISSING, width="stretch")
+    grid(legacy_report.headed(frame, lang))
     stem = f"import_{result.system}_{result.started_at:%Y%m%d_%H%M%S}"
     left, right = st.columns(2)
     left.download_button(tr("export.csv"), lambda: legacy_report.report_bytes(result, "csv", lang), f"{stem}.csv",

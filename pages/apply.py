@@ -20,7 +20,7 @@ from app.permissions import PermissionDenied
 from app.ui import form_widgets as fw
 from app.ui import session as ui
 from app.workflow import WorkflowError
-from app.ui.widgets import MISSING
+from app.ui.widgets import grid
 
 actor = ui.require_roles(ui.actor(), wf.APPLICANT)
 db = ui.db()
@@ -255,14 +255,14 @@ st.caption(fw.plain(" · ".join(facts)))
 if item.get("conditions"):
     with st.expander(tx("apply.conditions")):
         st.text(item["conditions"])
-st.dataframe(pl.DataFrame({
+grid(pl.DataFrame({
     tx("apply.col_seq"): [m.seq for m in mats],
     tx("apply.col_material"): [m.name for m in mats],
     tx("apply.col_required"): [tx("materials.required") if m.required else tx("materials.optional") for m in mats],
     tx("apply.col_original"): [m.original_or_copy for m in mats],
     tx("apply.col_formats"): ["、".join(f.upper() for f in m.formats) for m in mats],
 }, schema={tx("apply.col_seq"): pl.Int64, tx("apply.col_material"): pl.String, tx("apply.col_required"): pl.String,
-           tx("apply.col_original"): pl.String, tx("apply.col_formats"): pl.String}), hide_index=True, placeholder=MISSING)
+           tx("apply.col_original"): pl.String, tx("apply.col_formats"): pl.String}))
 
 problems = state.get("problems") or {}
 

@@ -16,7 +16,7 @@ from app import catalogue, i18n
 from app import workflow as wf
 from app.config import ROOT
 from app.ui import session as ui
-from app.ui.widgets import MISSING, to_xlsx
+from app.ui.widgets import grid, to_xlsx
 
 # The same absolute path the router registers (app/ui/router.py: PAGES_DIR / "apply.py").
 APPLY_PAGE = ROOT / "pages" / "apply.py"
@@ -123,8 +123,7 @@ def finder() -> pl.DataFrame:
         st.info(say("catalogue.none_found"))
         return found
     shown = results_table(found)
-    st.dataframe(shown, hide_index=True, placeholder=MISSING, width="stretch",
-                 column_config={say("catalogue.col.name"): st.column_config.TextColumn(width="large")})
+    grid(shown, column_config={say("catalogue.col.name"): st.column_config.TextColumn(width="large")})
     csv_col, xlsx_col = st.columns(2)
     csv_col.download_button(say("export.csv"), shown.write_csv().encode("utf-8-sig"), "catalogue.csv", "text/csv",
                             key="catalogue_csv")
@@ -239,7 +238,7 @@ def show_guide(item_code: str) -> None:
     with st.container(border=True):
         st.subheader(say("catalogue.materials"))
         if g["materials"]:
-            st.dataframe(materials_table(g["materials"]), hide_index=True, placeholder=MISSING, width="stretch", column_config={
+            grid(materials_table(g["materials"]), column_config={
                 say("catalogue.mat.name"): st.column_config.TextColumn(width="large"),
                 say("catalogue.mat.reuse"): st.column_config.TextColumn(width="medium")})
         else:

@@ -8,7 +8,7 @@ from app import fees
 from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import session as ui
-from app.ui.widgets import MISSING, table
+from app.ui.widgets import grid, table
 
 tr = ui.tr
 actor = ui.require_roles(ui.actor(), wf.OFFICER, wf.HEAD)
@@ -39,7 +39,7 @@ if report is not None:
         st.error(tr("fee.refused_help"))
         refused = pl.DataFrame([{tr("fee.line"): r["line"], tr("fee.notice_no"): r["notice_no"],
                                  tr("fee.reason"): fw.message(r["reason"], r)} for r in report.refused])
-        st.dataframe(refused, hide_index=True, placeholder=MISSING, width="stretch")
+        grid(refused)
         st.download_button(tr("export.csv"), refused.write_csv().encode("utf-8-sig"), "refused.csv", "text/csv",
                            key="fee-refused-csv")
     if report.paid:

@@ -11,7 +11,7 @@ from app import workflow as wf
 from app.permissions import PermissionDenied
 from app.ui import session as ui
 from app.ui.form_widgets import plain
-from app.ui.widgets import MISSING, to_xlsx
+from app.ui.widgets import grid, to_xlsx
 
 tr = ui.tr
 
@@ -40,7 +40,7 @@ def queue(rows: pl.DataFrame) -> None:
         return ["color: #c00; font-weight: bold" if late else "" for late in overdue] if column.name == due_col \
             else [""] * len(column)
 
-    st.dataframe(shown.to_pandas().style.apply(red), hide_index=True, placeholder=MISSING, width="stretch")
+    grid(shown.to_pandas().style.apply(red))
     left, right = st.columns(2)
     left.download_button(tr("export.csv"), lambda: shown.write_csv().encode("utf-8-sig"), "inquiries.csv", "text/csv",
                          key="inquiries_csv")

@@ -18,13 +18,12 @@ from app.db import StaleVersionError, WriteConflictError
 from app.designer import DesignError, FeeSpec, FieldSpec, ItemSpec, MaterialSpec
 from app.permissions import PermissionDenied
 from app.ui import form_widgets, item_preview
+# every widget of the design also gets its seeded value as its default (form_widgets.seeded)
+from app.ui.form_widgets import seeded, seeded_among, seeded_index
 from app.ui import session as ui
-from app.ui.widgets import MISSING
+from app.ui.widgets import MISSING, grid
 
 tr = ui.tr
-# Every widget of the design is given its seeded value as its default as well (form_widgets.seeded): what a
-# browser drawing it afresh shows, should the run that sent the value have been cut short.
-seeded, seeded_index, seeded_among = form_widgets.seeded, form_widgets.seeded_index, form_widgets.seeded_among
 OPEN, MATS, FIELDS, FEES, FLASH, PROBLEMS = ("designer_open", "designer_materials", "designer_fields",
                                              "designer_fees", "designer_flash", "designer_problems")
 SEED = "designer_seed"   # the opened design's widget values, kept apart from the widgets (given back in editor())
@@ -243,11 +242,11 @@ def item_list() -> None:
     if not rows:
         st.info(tr("designer.none"))
         return
-    st.dataframe([{tr("designer.col.code"): r["item_code"], tr("designer.col.name"): r["name"],
-                   tr("designer.col.dept"): r["dept"], tr("designer.col.version"): r["version"],
-                   tr("designer.col.status"): tr(f"designer.status.{r['status']}"),
-                   tr("designer.col.online"): r["online_version"] or "—", tr("designer.col.comments"): r["comments"]}
-                  for r in rows], hide_index=True, placeholder=MISSING, width="stretch")
+    grid([{tr("designer.col.code"): r["item_code"], tr("designer.col.name"): r["name"],
+           tr("designer.col.dept"): r["dept"], tr("designer.col.version"): r["version"],
+           tr("designer.col.status"): tr(f"designer.status.{r['status']}"),
+           tr("designer.col.online"): r["online_version"] or MISSING, tr("designer.col.comments"): r["comments"]}
+          for r in rows])
     names = {r["item_code"]: r["name"] for r in rows}
     st.selectbox(tr("designer.open"), list(names), index=None, key="designer_pick", on_change=open_picked,
                  format_func=lambda c: f"{names[c]}（{c}）", placeholder=tr("designer.open_placeholder"))
@@ -398,9 +397,9 @@ def comments_tab(info: dict[str, Any]) -> None:
     if not rows:
         st.text(tr("designer.comments_none"))
         return
-    st.dataframe([{tr("designer.col.when"): f"{r['created_at']:%Y-%m-%d %H:%M}", tr("designer.col.version"): r["version"],
-                   tr("designer.col.comment"): r["content"], tr("designer.col.author"): r["author_name"] or "",
-                   tr("designer.col.contact"): r["contact"] or ""} for r in rows], hide_index=True, placeholder=MISSING, width="stretch")
+    grid([{tr("designer.col.when"): f"{r['created_at']:%Y-%m-%d %H:%M}", tr("designer.col.version"): r["version"],
+           tr("designer.col.comment"): r["content"], tr("designer.col.author"): r["author_name"] or "",
+           tr("designer.col.contact"): r["contact"] or ""} for r in rows])
 
 
 def versions_tab(info: dict[str, Any]) -> None:
@@ -409,10 +408,10 @@ def versions_tab(info: dict[str, Any]) -> None:
     def when(value: Any) -> str:
         return f"{value:%Y-%m-%d %H:%M}" if value else ""
 
-    st.dataframe([{tr("designer.col.version"): v.version, tr("designer.col.status"): tr(f"designer.status.{v.status}"),
-                   tr("designer.col.current"): "✓" if v.is_current else "", tr("designer.col.created_at"): when(v.created_at),
-                   tr("designer.col.published_at"): when(v.published_at),
-                   tr("designer.col.withdrawn_at"): when(v.withdrawn_at)} for v in rows], hide_index=True, placeholder=MISSING, width="stretch")
+    grid([{tr("designer.col.version"): v.version, tr("designer.col.status"): tr(f"designer.status.{v.status}"),
+           tr("designer.col.current"): "✓" if v.is_current else "", tr("designer.col.created_at"): when(v.created_at),
+           tr("designer.col.published_at"): when(v.published_at),
+           tr("designer.col.withdrawn_at"): when(v.withdrawn_at)} for v in rows])
     numbers = [v.version for v in rows]
     st.session_state["designer_version_pick"] = info["version"]
     st.selectbox(tr("designer.open"), numbers, key="designer_version_pick", on_change=open_other_version)

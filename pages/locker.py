@@ -9,7 +9,7 @@ from app import applications, timeutil
 from app import workflow as wf
 from app.ui.session import tr as tx
 from app.ui import session as ui
-from app.ui.widgets import MISSING, to_xlsx
+from app.ui.widgets import grid, to_xlsx
 
 actor = ui.require_roles(ui.actor(), wf.APPLICANT)
 db = ui.db()
@@ -61,7 +61,7 @@ frame = pl.DataFrame({
     tx("locker.col_issued"): [day(e["issued_on"]) for e in entries],
     tx("locker.col_added"): [f"{e['created_at']:%Y-%m-%d %H:%M}" for e in entries],
 }, schema_overrides={tx("locker.col_size"): pl.Float64})
-st.dataframe(frame, hide_index=True, placeholder=MISSING, width="stretch")
+grid(frame)
 left, right = st.columns(2)
 left.download_button(tx("export.csv"), frame.write_csv().encode("utf-8-sig"), "locker.csv", "text/csv",
                      key="locker-csv")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from app import lookup
 from app.ui import session as ui
-from app.ui.widgets import MISSING
+from app.ui.widgets import grid
 
 tr = ui.tr
 
@@ -29,5 +29,5 @@ if asked:
         b.metric(tr("col.submitted_at"), f"{result.submitted_at:%Y-%m-%d}" if result.submitted_at else "—")
         c.metric(tr("col.due"), f"{result.promised_due:%Y-%m-%d}" if result.promised_due else "—")
         st.text(tr("lookup.unit", unit=result.unit_name))
-        st.dataframe([{tr("lookup.when"): f"{s['occurred_at']:%Y-%m-%d %H:%M}", tr("lookup.step"): tr(f"action.{s['action']}"),
-                       tr("col.state"): tr(f"state.{s['state']}")} for s in result.steps], hide_index=True, placeholder=MISSING)
+        grid([{tr("lookup.when"): f"{s['occurred_at']:%Y-%m-%d %H:%M}", tr("lookup.step"): tr(f"action.{s['action']}"),
+               tr("col.state"): tr(f"state.{s['state']}")} for s in result.steps])

@@ -18,7 +18,7 @@ from app.permissions import PermissionDenied
 from app.ui import form_widgets as fw
 from app.ui import officer as ow
 from app.ui import session as ui
-from app.ui.widgets import MISSING, table
+from app.ui.widgets import grid, table
 from app.workflow import WorkflowError
 
 actor = ui.require_roles(ui.actor(), wf.APPLICANT)
@@ -142,12 +142,11 @@ def show_timeline(timeline: list[dict], names: dict[int, str]) -> None:
             parts.append(tx("cases.listed", names="、".join(names.get(s, str(s)) for s in listed)))
         return "；".join(p for p in parts if p)
 
-    st.dataframe(pl.DataFrame({
+    grid(pl.DataFrame({
         tx("cases.col_time"): [f"{e['occurred_at']:%Y-%m-%d %H:%M}" for e in timeline],
         tx("cases.col_event"): [tx(e["message_key"]) for e in timeline],
         tx("cases.col_note"): [note(e) for e in timeline],
-    }, schema={tx("cases.col_time"): pl.String, tx("cases.col_event"): pl.String, tx("cases.col_note"): pl.String}),
-        hide_index=True, placeholder=MISSING, width="stretch")
+    }, schema={tx("cases.col_time"): pl.String, tx("cases.col_event"): pl.String, tx("cases.col_note"): pl.String}))
 
 
 def show_result(case: dict, timeline: list[dict]) -> None:
@@ -252,10 +251,10 @@ def show_case(case_id: int) -> None:
     provided = applications.provided_materials(db, actor, case_id)
     if provided:
         st.subheader(tx("cases.materials"))
-        st.dataframe(pl.DataFrame({
+        grid(pl.DataFrame({
             tx("apply.col_material"): [names.get(seq, str(seq)) for seq in provided],
             tx("cases.col_file"): [p.get("file_name") or p.get("locker_name") or "—" for p in provided.values()],
-        }, schema={tx("apply.col_material"): pl.String, tx("cases.col_file"): pl.String}), hide_index=True, placeholder=MISSING)
+        }, schema={tx("apply.col_material"): pl.String, tx("cases.col_file"): pl.String}))
 
     if "rate" in allowed:
         show_rating(case)

@@ -9,7 +9,7 @@ from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import officer as ow
 from app.ui import session as ui
-from app.ui.widgets import MISSING, table
+from app.ui.widgets import grid, table
 
 tr = ui.tr
 actor = ui.require_roles(ui.actor(), wf.OFFICER, wf.HEAD, wf.SUPERVISOR)  # a supervisor reads, never acts
@@ -221,8 +221,7 @@ with tabs[0]:
     st.write(fw.plain(tr("desk.applicant_line", name=case["applicant_name"], id=view["applicant_id"],
                          channel=tr(f"channel.{case['channel']}"))))
     if view["answers"]:
-        st.dataframe(pl.DataFrame(view["answers"], schema=[tr("desk.field"), tr("desk.answer")], orient="row"),
-                     hide_index=True, placeholder=MISSING, width="stretch")
+        grid(pl.DataFrame(view["answers"], schema=[tr("desk.field"), tr("desk.answer")], orient="row"))
 with tabs[1]:
     for m in view["materials"]:
         label = f"{m['seq']}. {m['name']}" + ("" if m.get("file_id") or m.get("locker_id") else f" — {tr('desk.not_given')}")
@@ -239,24 +238,23 @@ with tabs[2]:
                               "from": tr(f"state.{e['from_state']}") if e["from_state"] else "",
                               "to": tr(f"state.{e['to_state']}"), "comment": e["comment"] or ""}
                              for e in view["timeline"]])
-    st.dataframe(timeline.rename({k: tr(f"desk.tl_{k}") for k in timeline.columns}), hide_index=True, placeholder=MISSING, width="stretch")
+    grid(timeline.rename({k: tr(f"desk.tl_{k}") for k in timeline.columns}))
 with tabs[3]:
     if view["tasks"]:
-        st.dataframe(pl.DataFrame([{
+        grid(pl.DataFrame([{
             tr("desk.co_unit"): t["unit_name"], tr("col.state"): tr(f"task.{t['state']}"),
             tr("col.due"): t["due_on"], tr("desk.verdict"): tr(f"verdict.{t['verdict']}") if t["verdict"] else "",
-            tr("desk.opinion"): t["opinion"] or "", tr("desk.tl_who"): t["answered_by_name"]} for t in view["tasks"]]),
-            hide_index=True, placeholder=MISSING, width="stretch")
+            tr("desk.opinion"): t["opinion"] or "", tr("desk.tl_who"): t["answered_by_name"]} for t in view["tasks"]]))
     else:
         st.caption(tr("desk.no_tasks"))
 with tabs[4]:
     ow.issued_documents(db, actor, case, key="desk-doc")
 with tabs[5]:
     if view["fee_notices"]:
-        st.dataframe(pl.DataFrame([{
+        grid(pl.DataFrame([{
             tr("fee.notice_no"): n["notice_no"], tr("fee.amount"): fees.yuan(n["amount_fen"]),
             tr("col.state"): tr(f"fee.state_{n['state']}"), tr("col.due"): n["due_on"],
-            tr("fee.receipt_no"): n["receipt_no"] or ""} for n in view["fee_notices"]]), hide_index=True, placeholder=MISSING, width="stretch")
+            tr("fee.receipt_no"): n["receipt_no"] or ""} for n in view["fee_notices"]]))
     else:
         st.caption(tr("desk.no_fees") if item["charges_fee"] else tr("desk.free_item"))
 with tabs[6]:

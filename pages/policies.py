@@ -16,7 +16,7 @@ from app.db import StaleVersionError
 from app.permissions import PermissionDenied
 from app.ui import session as ui
 from app.ui.form_widgets import plain
-from app.ui.widgets import MISSING, to_xlsx
+from app.ui.widgets import grid, to_xlsx
 
 tr = ui.tr
 GUIDE_PAGE = st.Page(ROOT / "pages" / "catalogue.py", url_path="guide")
@@ -66,7 +66,7 @@ def finder(item_names: dict[str, str]) -> pl.DataFrame:
         st.info(tr("policy.none_found"))
         return found
     shown = results_table(found)
-    st.dataframe(shown, hide_index=True, placeholder=MISSING, width="stretch")
+    grid(shown)
     left, right = st.columns(2)
     left.download_button(tr("export.csv"), lambda: shown.write_csv().encode("utf-8-sig"), "policies.csv",
                          "text/csv", key="policy_csv")

@@ -35,8 +35,10 @@ if ui.actor() is None:
     right.page_link(st.Page(ROOT / "pages" / "register.py", url_path="register"), label=tr("page.register"), icon=":material/person_add:")
 # 信息公开: the public's other questions, answered without signing in.
 for col, (name, url, key, icon) in zip(st.columns(4), (
-        ("verify.py", "verify", "page.verify", ":material/verified:"), ("ask.py", "ask", "page.ask", ":material/forum:"),
-        ("policies.py", "policies", "page.policies", ":material/gavel:"), ("item_comments.py", "comments", "page.item_comments", ":material/edit_note:"))):
+        ("verify.py", "verify", "page.verify", ":material/verified:"),
+        ("ask.py", "ask", "page.ask", ":material/forum:"),
+        ("policies.py", "policies", "page.policies", ":material/gavel:"),
+        ("item_comments.py", "comments", "page.item_comments", ":material/edit_note:"))):
     col.page_link(st.Page(ROOT / "pages" / name, url_path=url), label=tr(key), icon=icon)
 
 query = st.text_input(tr("home.search"), key="public_search")

@@ -9,7 +9,7 @@ from app import scorecard
 from app.public_ratings import GRADE_COLORS
 from app import workflow as wf
 from app.ui import session as ui
-from app.ui.widgets import MISSING, column_config
+from app.ui.widgets import column_config, grid
 
 tr = ui.tr
 lang = ui.lang()
@@ -45,4 +45,4 @@ for n, (title, frame) in enumerate(scorecard.sheets(card, lang)):
     if frame.is_empty():
         st.caption(tr("scorecard.none"))
     else:
-        st.dataframe(frame, hide_index=True, width="stretch", placeholder=MISSING, column_config=column_config(frame))
+        grid(frame, column_config=column_config(frame))

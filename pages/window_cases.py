@@ -7,7 +7,7 @@ from app import cases, i18n, stats
 from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import session as ui
-from app.ui.widgets import MISSING, table
+from app.ui.widgets import grid, table
 
 LIMIT = 1000
 
@@ -48,11 +48,10 @@ if case_no is None:
 case = next(c for c in listed if c["case_no"] == case_no)
 events = cases.case_events(db, actor, case["case_id"])  # refuses a case outside this clerk's scope
 st.caption(tr("wcases.events"))
-st.dataframe(
+grid(
     pl.DataFrame({tr("wcases.col_time"): [str(e["occurred_at"]) for e in events],
                   tr("wcases.col_action"): [tr(f"action.{e['action']}") for e in events],
-                  tr("col.state"): [tr(f"state.{e['to_state']}") if e["to_state"] else "" for e in events]}),
-    hide_index=True, placeholder=MISSING, width="stretch")
+                  tr("col.state"): [tr(f"state.{e['to_state']}") if e["to_state"] else "" for e in events]}))
 
 if case["state"] != wf.DRAFT and not fw.document_download(db, actor, case, kind="receipt", key="wc_receipt"):
     st.info(tr("wcases.receipt_unavailable"))

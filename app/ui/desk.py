@@ -11,7 +11,7 @@ from app import workflow as wf
 from app.ui import officer as ow
 from app.ui import session as ui
 from app.ui.form_widgets import PAGES_DIR
-from app.ui.widgets import MISSING, to_xlsx
+from app.ui.widgets import grid, to_xlsx
 
 tr = ui.tr
 CASE_PAGE = PAGES_DIR / "officer_case.py"
@@ -75,8 +75,7 @@ def draw_queue(co_only: bool = False) -> None:
     if shown.is_empty():
         st.info(tr("home.no_cases"))
     else:
-        picked = st.dataframe(shown, hide_index=True, placeholder=MISSING, width="stretch", on_select="rerun", selection_mode="single-row",
-                              key="desk-table")
+        picked = grid(shown, on_select="rerun", selection_mode="single-row", key="desk-table")
         rows = picked.selection.rows if picked and hasattr(picked, "selection") else []
         if rows:
             st.switch_page(CASE_PAGE, query_params={"no": frame["case_no"][rows[0]]})

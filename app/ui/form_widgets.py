@@ -26,6 +26,7 @@ from app.applications import Material, MaterialAnswer
 from app.db import Database, StaleVersionError, WriteConflictError
 from app.forms import FormField
 from app.ui.session import tr as tx
+from app.ui.widgets import MISSING
 from app.permissions import Actor
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,8 @@ def widget_value(field: FormField, value: Any) -> Any:
 # session to the browser only in the run that set it; if that run is stopped for a rerun (the user typed
 # elsewhere meanwhile) before it drew the widget, the next run draws the widget with the value but without
 # sending it, a browser that already showed the widget keeps what it showed and reports that back, and the
-# value is lost (tests/test_browser_seeded_widgets.py shows it in Chromium). Untouched defaults of a new item on
-# 事项管理 were lost on a loaded CI machine in the same way; that run was not reproduced exactly.
+# value is lost (tests/test_browser_seeded_widgets.py shows it in Chromium). A widget the browser had not drawn
+# yet is the other case, below (_SEEDED).
 _TO_SEND = "_widget_values_to_send"
 _NOTHING = object()   # "no value in the session" (None is a value a widget can hold)
 # The value each key was last seeded with, which its widget is also given as its default (`seeded`): a browser
@@ -157,7 +158,10 @@ def seeded_among(key: str, options: Iterable[Any]) -> list[Any] | None:
 
 def seeded_index(key: str, options: Sequence[Any]) -> int | None:
     """A selectbox's default position: its seeded value's among `options`, none if it is not one of them."""
-    value = seeded(key)
+    return _position(seeded(key), options)
+
+
+def _position(value: Any, options: Sequence[Any]) -> int | None:
     return list(options).index(value) if value in options else None
 
 
@@ -298,9 +302,8 @@ def pick_region(db: Database, prefix: str, default_code: str | None = None) -> s
             st.session_state[key] = wanted if wanted in options else None
         optional = depth > 0
         with cols[depth]:
-            held = st.session_state.get(key)   # also its default: see _SEEDED
             parent = st.selectbox(tx(label_key) + ("" if optional else REQUIRED_MARK), options,
-                                  options.index(held) if held in options else None, key=key,
+                                  _position(st.session_state.get(key), options), key=key,   # default: see _SEEDED
                                   format_func=names.get,
                                   placeholder=tx("region.any") if optional else tx("form_widget.choose"))
     return chosen_region(prefix)
@@ -377,8 +380,8 @@ def reusable_entries(material: Material, locker: list[dict[str, Any]], today: da
 
 def locker_label(entry: dict[str, Any]) -> str:
     if entry["kind"] == "certificate":
-        return tx("materials.locker_certificate", name=entry["name"], no=entry.get("certificate_no") or "—")
-    return tx("materials.locker_material", name=entry["name"], file=entry.get("file_name") or "—")
+        return tx("materials.locker_certificate", name=entry["name"], no=entry.get("certificate_no") or MISSING)
+    return tx("materials.locker_material", name=entry["name"], file=entry.get("file_name") or MISSING)
 
 
 def material_caption(m: Material) -> str:
@@ -407,7 +410,7 @@ def render_materials(materials: Iterable[Material], prefix: str, *, provided: di
             st.caption(plain(material_caption(m)))
             given = provided.get(m.seq)
             if given:
-                st.text(tx("materials.attached", name=given.get("file_name") or given.get("locker_name") or "—"))
+                st.text(tx("materials.attached", name=given.get("file_name") or given.get("locker_name") or MISSING))
             st.file_uploader(tx("materials.upload", mb=max_mb), type=m.formats, key=upload_widget_key(prefix, m.seq),
                              max_upload_size=max_mb, disabled=disabled)
             entries = reusable_entries(m, locker, today)

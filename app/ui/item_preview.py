@@ -13,7 +13,7 @@ from app import designer, forms
 from app.db import Database
 from app.ui import form_widgets
 from app.ui.session import tr
-from app.ui.widgets import MISSING
+from app.ui.widgets import MISSING, grid
 
 LEVEL_KEYS = {"市": "city", "区": "district", "乡镇街道": "town", "村社区": "village"}
 FORM_KEYS = {"原件": "original", "复印件": "copy", "原件及复印件": "both", "电子": "electronic"}
@@ -26,7 +26,7 @@ def _limit(days: int, unit: str) -> str:
 def _line(label_key: str, value: str) -> None:
     label, text = st.columns([1, 4])
     label.text(tr(label_key))
-    text.text(value or "—")
+    text.text(value or MISSING)
 
 
 def level_name(level: str) -> str:
@@ -35,7 +35,7 @@ def level_name(level: str) -> str:
 
 def show_guide(g: dict[str, Any]) -> None:
     """The guide of a design (designer.preview_guide), laid out as the public guide is."""
-    st.text(g["name"] or "—")
+    st.text(g["name"] or MISSING)
     st.caption(form_widgets.plain(f"{g['item_code']} · {g['kind']} · {tr('catalogue.column.' + g['category'])}"
                                   if g["category"] in designer.CATEGORIES else g["item_code"]))
     with st.container(border=True):
@@ -49,14 +49,14 @@ def show_guide(g: dict[str, Any]) -> None:
     with st.container(border=True):
         st.markdown(f"**{tr('catalogue.materials')}**")
         if g["materials"]:
-            st.dataframe([{
+            grid([{
                 tr("catalogue.mat.seq"): m["seq"], tr("catalogue.mat.name"): m["name"],
                 tr("catalogue.mat.required"): tr("catalogue.required" if m["required"] else "catalogue.optional"),
                 tr("catalogue.mat.form"): (tr(f"catalogue.form.{FORM_KEYS[m['original_or_copy']]}")
                                           if m["original_or_copy"] in FORM_KEYS else m["original_or_copy"]),
                 tr("catalogue.mat.formats"): "、".join(str(f).upper() for f in m["formats"]),
                 tr("catalogue.mat.reuse"): m["reuse_certificate"], tr("catalogue.mat.note"): m["note"],
-            } for m in g["materials"]], hide_index=True, placeholder=MISSING, width="stretch")
+            } for m in g["materials"]])
         else:
             st.text(tr("catalogue.materials_none"))
     with st.container(border=True):
@@ -76,7 +76,7 @@ def show_guide(g: dict[str, Any]) -> None:
                  if s["key"] == "parallel_review" else tr(f"catalogue.step.{s['key']}") for s in g["steps"]]
         st.text(" → ".join(names))
         st.text(tr("designer.review_steps_line", steps=" → ".join(g.get("review_steps") or [])))
-        st.text(tr("catalogue.result_name") + (g["result_name"] or "—"))
+        st.text(tr("catalogue.result_name") + (g["result_name"] or MISSING))
 
 
 def show_form(db: Database, spec: designer.ItemSpec, prefix: str) -> None:

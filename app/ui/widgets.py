@@ -75,6 +75,12 @@ def _column_label(column: str, names: dict[str, str]) -> str:
     return column
 
 
+def grid(data: object, **options: object) -> object:
+    """st.dataframe as every screen draws it: no index column, a missing value as MISSING (not "None"). Returns
+    what st.dataframe returns (the selection, for a table one picks a row in)."""
+    return st.dataframe(data, hide_index=True, placeholder=MISSING, **options)
+
+
 def table(df: pl.DataFrame, name: str, *, percent: tuple[str, ...] = ()) -> None:
     """A read-only table (st.dataframe never renders cell text as HTML) with CSV and Excel export. Shares among
     the columns (is_share; or named, as shown, in `percent`) are drawn as percentages, missing values as a dash."""
@@ -83,8 +89,7 @@ def table(df: pl.DataFrame, name: str, *, percent: tuple[str, ...] = ()) -> None
         st.info(tr("home.no_cases"))
         return
     percent = percent + tuple(_column_label(c, _NAMES) for c in df.columns if is_share(c))
-    st.dataframe(shown, hide_index=True, width="stretch", placeholder=MISSING,
-                 column_config=column_config(shown, percent))
+    grid(shown, column_config=column_config(shown, percent))
     left, right = st.columns(2)
     # The files are made when asked for (a callable), not on every rerun of the page.
     left.download_button(tr("export.csv"), lambda: shown.write_csv().encode("utf-8-sig"), f"{name}.csv", "text/csv",
@@ -94,4 +99,4 @@ def table(df: pl.DataFrame, name: str, *, percent: tuple[str, ...] = ()) -> None
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
+    return MISSING if value is None else f"{value * 100:.1f}%"
