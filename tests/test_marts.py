@@ -246,6 +246,29 @@ def test_a_refresh_gives_what_a_full_build_gives(moving_history):
     assert not rebuilt["mart_received"].equals(before["mart_received"])   # the week's work shows
 
 
+def test_a_code_new_since_the_last_build_makes_the_refresh_a_full_build(moving_history):
+    """The facts keep their coded columns as ENUMs of the codes known at the last full build: a case with an
+    item code that appeared since (as a newly published item's) is not lost or refused by the refresh, which
+    becomes a full build and lists the new code; the refresh after it is incremental again."""
+    from app import timeutil
+    from tests.factories import file_case
+
+    db, a = moving_history, moving_history.actors
+    timeutil.freeze(datetime(2026, 11, 19, 20, 0))
+    assert marts.refresh(db, build_day=date(2026, 11, 19)).mode == "full"
+    timeutil.freeze(datetime(2026, 11, 20, 9, 0))
+    case = file_case(db, a["applicant"])
+    new_code = "4207-SCJG-901"
+    db.write(lambda conn: conn.execute(sa.text("UPDATE cases SET item_code = :code WHERE case_id = :id"),
+                                       {"code": new_code, "id": case["case_id"]}))
+    assert marts.refresh(db, build_day=date(2026, 11, 20)).mode == "full"
+    fact = marts.read(db, "SELECT CAST(item_code AS VARCHAR) AS item_code FROM marts.fct_case WHERE case_id = ?",
+                      [case["case_id"]])
+    assert fact["item_code"].to_list() == [new_code]
+    file_case(db, a["applicant"])
+    assert marts.refresh(db, build_day=date(2026, 11, 20)).mode == "incremental"
+
+
 def test_configured_weights_rate_and_are_published(history, monkeypatch):
     """EZZ_RATING_WEIGHTS changes the published weights: a refresh with new weights rebuilds every rating
     with them, and the public text says which were used."""
