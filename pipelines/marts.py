@@ -622,8 +622,9 @@ LEVELS = ("市", "区", "乡镇街道", "村社区")
 WARNING_LEVELS = ("green", "yellow", "red")
 
 
-def _enum(values: set[str]) -> str:
-    return "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values)) + ")"
+def _enum(values: set[str]) -> str | None:
+    """The ENUM type of these codes (None for no codes: the column stays text, as an empty ENUM cannot be)."""
+    return "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values)) + ")" if values else None
 
 
 def _enum_types(wh: duckdb.DuckDBPyConnection, incremental: bool) -> dict[str, str]:
@@ -633,19 +634,21 @@ def _enum_types(wh: duckdb.DuckDBPyConnection, incremental: bool) -> dict[str, s
         return {name: kind for name, kind in wh.execute(
             "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'marts' "
             f"AND table_name = '{FACTS}' AND data_type LIKE 'ENUM(%'").fetchall()}
-    items, depts, regions, warnings = wh.execute(
+    # (a list over no cases is NULL: none yet, or a warehouse copied before the first case)
+    items, depts, regions, warnings = ({v for v in found or () if v is not None} for found in wh.execute(
         "SELECT list(DISTINCT item_code), list(DISTINCT dept_code), list(DISTINCT region_code), "
-        "list(DISTINCT warning_level) FROM src_cases").fetchall()[0]
+        "list(DISTINCT warning_level) FROM src_cases").fetchall()[0])
     items = {*items, *(r[0] for r in wh.execute("SELECT DISTINCT item_code FROM src_items").fetchall())}
     depts = {*depts, *(r[0] for r in wh.execute("SELECT dept_code FROM src_departments").fetchall())}
     regions = {*regions, *(r[0] for r in wh.execute("SELECT code FROM src_regions").fetchall())}
     # the region path as staging cuts it from the case's region code
-    return {"item_code": _enum(items), "dept_code": _enum(depts),
-            "district_code": _enum({r[:6] for r in regions}),
-            "town_code": _enum({r[:9] for r in regions if len(r) >= 9}),
-            "village_code": _enum({r[:12] for r in regions if len(r) >= 12}),
-            "level": _enum(set(LEVELS)), "state": _enum(set(wf.STATES)),
-            "warning_level": _enum({*(w for w in warnings if w is not None), *WARNING_LEVELS})}
+    types = {"item_code": _enum(items), "dept_code": _enum(depts),
+             "district_code": _enum({r[:6] for r in regions}),
+             "town_code": _enum({r[:9] for r in regions if len(r) >= 9}),
+             "village_code": _enum({r[:12] for r in regions if len(r) >= 12}),
+             "level": _enum(set(LEVELS)), "state": _enum(set(wf.STATES)),
+             "warning_level": _enum({*warnings, *WARNING_LEVELS})}
+    return {column: kind for column, kind in types.items() if kind}
 
 
 def _failures(wh: duckdb.DuckDBPyConnection, incremental: bool) -> list[str]:
