@@ -211,7 +211,7 @@ def _facts_alone(db, build_day: date) -> list[tuple[str, float, str]]:  # noqa: 
         for m in steps.values():
             if m.kind == "ephemeral":
                 con.execute(f"CREATE OR REPLACE TEMP VIEW {m.name} AS {marts.render(m.sql, False)}")
-        sql = marts.render(steps[marts.FACTS].sql, False)
+        sql = marts.render(steps[marts.FACTS].sql, False, marts._enum_types(con, False))  # noqa: SLF001 - as built
         for what, target in (("into memory (a temporary table)", "TEMP TABLE _facts_alone"),
                              ("written to the file", "TABLE marts._facts_alone")):
             best = float("inf")
