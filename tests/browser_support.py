@@ -184,6 +184,28 @@ def wait_ready(page) -> None:  # noqa: ANN001
     expect(page.get_by_test_id("stSidebarNav")).to_be_visible()
 
 
+def download_from(page, button, tries: int = 2) -> bytes:  # noqa: ANN001
+    """Click a download button once the page has settled; returns the downloaded file's bytes.
+
+    Our download buttons build their file when clicked (deferred): the browser asks the server for the file the
+    button's run registered. A click that lands while a rerun is replacing the page asks for a file the server
+    has already dropped; the button then shows an error for a few seconds and nothing downloads (seen once in CI,
+    on 我的办件 right after navigating there). A user clicks again once the page is drawn, and so does this."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    from playwright.sync_api import expect
+
+    for attempt in range(1, tries + 1):
+        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+        try:
+            with page.expect_download(timeout=TIMEOUT_MS) as info:
+                button.click()
+            return Path(info.value.path()).read_bytes()
+        except PlaywrightTimeoutError:
+            errors = page.get_by_test_id("stDownloadButtonError").all_inner_texts()
+            if attempt == tries:
+                raise AssertionError(f"no download after {tries} clicks; the button said {errors}") from None
+
+
 def open_app(page, path: str = "/") -> None:  # noqa: ANN001
     page.goto(path)
     wait_ready(page)

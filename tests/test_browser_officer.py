@@ -31,6 +31,7 @@ from app.validators import make_resident_id
 from tests import browser_support
 from tests.browser_support import (  # noqa: F401 - fixtures are used by name
     chromium,
+    download_from,
     main,
     new_page,
     seed_database_with,
@@ -183,9 +184,7 @@ def download(page: Page, row_text: str) -> bytes:
     row = main(page).get_by_test_id("stHorizontalBlock").filter(has_text=row_text).filter(
         has=page.get_by_role("button", name="下载PDF"))
     expect(row).to_have_count(1)
-    with page.expect_download() as info:
-        row.get_by_role("button", name="下载PDF").click()
-    data = Path(info.value.path()).read_bytes()
+    data = download_from(page, row.get_by_role("button", name="下载PDF"))
     assert data.startswith(b"%PDF"), data[:20]
     return data
 

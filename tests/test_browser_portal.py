@@ -35,6 +35,7 @@ from tests.browser_support import (  # noqa: F401 - fixtures are used by name
     TIMEOUT_MS,
     USERS,
     chromium,
+    download_from,
     main,
     new_page,
     open_app,
@@ -274,9 +275,7 @@ def open_my_case(page: Page, case_no: str, state: str = "已提交") -> None:
 
 def my_cases_rows(page: Page) -> list[dict[str, str]]:
     """The list of 我的办件 as the user exports it (the table itself is drawn on a canvas)."""
-    with page.expect_download() as info:
-        main(page).get_by_role("button", name="导出 CSV").first.click()
-    text = Path(info.value.path()).read_text(encoding="utf-8-sig")
+    text = download_from(page, main(page).get_by_role("button", name="导出 CSV").first).decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -342,9 +341,7 @@ def test_new_person_applies_online_for_food_licence(new_page, scans, tmp_path):
         save_screenshot(page, "portal_online_submitted.png")
 
         # The receipt: a PDF naming the case.
-        with page.expect_download() as info:
-            body.get_by_role("button", name="下载受理回执（PDF）").click()
-        data = Path(info.value.path()).read_bytes()
+        data = download_from(page, body.get_by_role("button", name="下载受理回执（PDF）"))
         assert data.startswith(b"%PDF"), data[:20]
         assert case_no in pdf_text(data, tmp_path).replace(" ", "")
         steps.done("download the receipt")

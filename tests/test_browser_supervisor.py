@@ -35,6 +35,7 @@ from tests import browser_support
 from tests.browser_support import (  # noqa: F401 - fixtures are used by name
     USERS,
     chromium,
+    download_from,
     main,
     new_page,
     seed_database_with,
@@ -162,9 +163,7 @@ def drill_into(page: Page, column_key: str, name: str, trail: list[str]) -> None
 
 def exported_rows(page: Page) -> list[dict[str, str]]:
     """The list on the screen as the supervisor exports it (the table itself is drawn on a canvas)."""
-    with page.expect_download() as info:
-        main(page).get_by_role("button", name=tr("export.csv")).first.click()
-    text = Path(info.value.path()).read_text(encoding="utf-8-sig")
+    text = download_from(page, main(page).get_by_role("button", name=tr("export.csv")).first).decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
 
 
