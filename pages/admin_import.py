@@ -8,7 +8,7 @@ from app import legacy_import, legacy_report
 from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import session as ui
-from app.ui.widgets import grid
+from app.ui.widgets import XLSX, grid
 
 tr = ui.tr
 admin = ui.require_roles(ui.actor(), wf.ADMIN)
@@ -78,7 +78,6 @@ if result is not None:
     stem = f"import_{result.system}_{result.started_at:%Y%m%d_%H%M%S}"
     left, right = st.columns(2)
     left.download_button(tr("export.csv"), lambda: legacy_report.report_bytes(result, "csv", lang), f"{stem}.csv",
-                         "text/csv", key="import-csv")
+                         "text/csv", key="import-csv", on_click="ignore")
     right.download_button(tr("export.xlsx"), lambda: legacy_report.report_bytes(result, "xlsx", lang),
-                          f"{stem}.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                          key="import-xlsx")
+                          f"{stem}.xlsx", XLSX, key="import-xlsx", on_click="ignore")

@@ -41,7 +41,7 @@ if report is not None:
                                  tr("fee.reason"): fw.message(r["reason"], r)} for r in report.refused])
         grid(refused)
         st.download_button(tr("export.csv"), refused.write_csv().encode("utf-8-sig"), "refused.csv", "text/csv",
-                           key="fee-refused-csv")
+                           key="fee-refused-csv", on_click="ignore")
     if report.paid:
         st.success(tr("fee.paid_help", n=len(report.paid)))
 

@@ -11,7 +11,7 @@ from app import workflow as wf
 from app.permissions import PermissionDenied
 from app.ui import session as ui
 from app.ui.form_widgets import plain
-from app.ui.widgets import grid, to_xlsx
+from app.ui.widgets import export_buttons, grid
 
 tr = ui.tr
 
@@ -41,11 +41,7 @@ def queue(rows: pl.DataFrame) -> None:
             else [""] * len(column)
 
     grid(shown.to_pandas().style.apply(red))
-    left, right = st.columns(2)
-    left.download_button(tr("export.csv"), lambda: shown.write_csv().encode("utf-8-sig"), "inquiries.csv", "text/csv",
-                         key="inquiries_csv")
-    right.download_button(tr("export.xlsx"), lambda: to_xlsx(shown), "inquiries.xlsx",
-                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="inquiries_xlsx")
+    export_buttons(shown, "inquiries")
 
 
 def handle(complaint_id: int) -> None:

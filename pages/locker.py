@@ -9,7 +9,7 @@ from app import applications, timeutil
 from app import workflow as wf
 from app.ui.session import tr as tx
 from app.ui import session as ui
-from app.ui.widgets import grid, to_xlsx
+from app.ui.widgets import export_buttons, grid
 
 actor = ui.require_roles(ui.actor(), wf.APPLICANT)
 db = ui.db()
@@ -62,11 +62,7 @@ frame = pl.DataFrame({
     tx("locker.col_added"): [f"{e['created_at']:%Y-%m-%d %H:%M}" for e in entries],
 }, schema_overrides={tx("locker.col_size"): pl.Float64})
 grid(frame)
-left, right = st.columns(2)
-left.download_button(tx("export.csv"), frame.write_csv().encode("utf-8-sig"), "locker.csv", "text/csv",
-                     key="locker-csv")
-right.download_button(tx("export.xlsx"), to_xlsx(frame, "locker"), "locker.xlsx",
-                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="locker-xlsx")
+export_buttons(frame, "locker", sheet="locker")
 
 with_files = {e["locker_id"]: e for e in entries if e["file_id"] is not None}
 if with_files:

@@ -16,7 +16,7 @@ from app.db import StaleVersionError
 from app.permissions import PermissionDenied
 from app.ui import session as ui
 from app.ui.form_widgets import plain
-from app.ui.widgets import grid, to_xlsx
+from app.ui.widgets import export_buttons, grid
 
 tr = ui.tr
 GUIDE_PAGE = st.Page(ROOT / "pages" / "catalogue.py", url_path="guide")
@@ -67,11 +67,7 @@ def finder(item_names: dict[str, str]) -> pl.DataFrame:
         return found
     shown = results_table(found)
     grid(shown)
-    left, right = st.columns(2)
-    left.download_button(tr("export.csv"), lambda: shown.write_csv().encode("utf-8-sig"), "policies.csv",
-                         "text/csv", key="policy_csv")
-    right.download_button(tr("export.xlsx"), lambda: to_xlsx(shown), "policies.xlsx",
-                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="policy_xlsx")
+    export_buttons(shown, "policies")
     return found
 
 
@@ -103,7 +99,7 @@ def show_document(doc: dict) -> None:
     if doc["file_id"]:
         st.download_button(tr("policy.download", name=doc["file_name"]),
                            data=lambda: policies.file_of(db, doc["doc_id"])[1], file_name=doc["file_name"],
-                           key="policy_download")
+                           key="policy_download", on_click="ignore")
     with st.container(border=True):
         st.subheader(tr("policy.text"))
         st.text(doc["body"] or tr("policy.no_text"))

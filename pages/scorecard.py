@@ -9,7 +9,7 @@ from app import scorecard
 from app.public_ratings import GRADE_COLORS
 from app import workflow as wf
 from app.ui import session as ui
-from app.ui.widgets import column_config, grid
+from app.ui.widgets import XLSX, column_config, grid
 
 tr = ui.tr
 lang = ui.lang()
@@ -28,8 +28,7 @@ left, right = st.columns(2)
 left.download_button(tr("scorecard.pdf"), lambda: scorecard.to_pdf(card, lang), f"scorecard-{week}.pdf",
                      "application/pdf", key="sc-pdf", on_click="ignore")
 right.download_button(tr("scorecard.xlsx"), lambda: scorecard.to_xlsx(card, lang), f"scorecard-{week}.xlsx",
-                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="sc-xlsx",
-                      on_click="ignore")
+                      XLSX, key="sc-xlsx", on_click="ignore")
 for n, (title, frame) in enumerate(scorecard.sheets(card, lang)):
     st.subheader(title)
     if n == 1 and not card.ranking.is_empty():

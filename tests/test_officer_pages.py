@@ -374,6 +374,7 @@ def test_complete_issues_decision_and_certificate_which_the_applicant_downloads(
     # The case page lists them, each with a download.
     officer_downloads = {d.key for d in at.get("download_button")}
     assert {f"desk-doc-{no}" for no in docs.values()} <= officer_downloads
+    assert all(d.proto.ignore_rerun for d in at.get("download_button"))   # a download does not rerun the page
     listed = " ".join(texts(at.markdown))
     assert "准予行政许可决定书" in listed and "证照" in listed and stored["result_no"] in listed
 
@@ -384,6 +385,7 @@ def test_complete_issues_decision_and_certificate_which_the_applicant_downloads(
     downloads = {d.key: d.label for d in mine.get("download_button")}
     for kind in ("approval", "certificate"):
         assert downloads.get(f"cases-doc-{case['case_id']}-{docs[kind]}") == "下载PDF", downloads
+    assert all(d.proto.ignore_rerun for d in mine.get("download_button"))
     shown = " ".join(texts(mine.markdown))
     assert f"准予行政许可决定书 · {docs['approval']}" in shown and f"证照 · {docs['certificate']}" in shown
     # What the button builds: the same document, for the applicant.
@@ -711,6 +713,9 @@ def test_queue_counts_red_first_and_filters(env):
     assert numbers.index(red["case_no"]) < numbers.index(green["case_no"])
     ranks = [{"红灯（超期）": 0, "黄灯预警": 1}.get(r["预警"], 2) for r in rows]
     assert ranks == sorted(ranks)
+    # The list's exports download without running the page again (its queries would run for nothing).
+    exports = {d.key: d.proto.ignore_rerun for d in at.get("download_button")}
+    assert exports == {"csv-queue": True, "xlsx-queue": True}, exports
 
     # Filters narrow the table: red only, then one case number.
     at = enter(at, "selectbox", "desk-f-level", "red")

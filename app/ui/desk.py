@@ -11,7 +11,7 @@ from app import workflow as wf
 from app.ui import officer as ow
 from app.ui import session as ui
 from app.ui.form_widgets import PAGES_DIR
-from app.ui.widgets import grid, to_xlsx
+from app.ui.widgets import export_buttons, grid
 
 tr = ui.tr
 CASE_PAGE = PAGES_DIR / "officer_case.py"
@@ -85,11 +85,7 @@ def draw_queue(co_only: bool = False) -> None:
         if mid.button(tr("desk.open"), key="desk-open", type="primary"):
             st.switch_page(CASE_PAGE, query_params={"no": chosen})
         right.number_input(tr("desk.page", pages=pages), min_value=1, max_value=pages, step=1, key="desk-page")
-        e1, e2 = st.columns(2)
-        e1.download_button(tr("export.csv"), lambda: shown.write_csv().encode("utf-8-sig"), "queue.csv", "text/csv",
-                           key="desk-csv")
-        e2.download_button(tr("export.xlsx"), lambda: to_xlsx(shown), "queue.xlsx",
-                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="desk-xlsx")
+        export_buttons(shown, "queue")
 
     if actor.role == wf.HEAD and counts:
         with st.expander(tr("desk.unit_figures")):

@@ -92,7 +92,7 @@ def material_preview(db: Database, actor: Actor, file_id: int, key: str) -> None
         st.warning(tr(exc.key))
         return
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    st.download_button(tr("desk.download_file"), data, name, key=f"{key}-dl")
+    st.download_button(tr("desk.download_file"), data, name, key=f"{key}-dl", on_click="ignore")
     if ext in IMAGE_EXT:
         st.image(data, caption=name)
     elif ext == "pdf":

@@ -90,12 +90,22 @@ def table(df: pl.DataFrame, name: str, *, percent: tuple[str, ...] = ()) -> None
         return
     percent = percent + tuple(_column_label(c, _NAMES) for c in df.columns if is_share(c))
     grid(shown, column_config=column_config(shown, percent))
+    export_buttons(shown, name)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def export_buttons(shown: pl.DataFrame, name: str, sheet: str = "data") -> None:
+    """导出 CSV and 导出 Excel of a table as shown. The files are made when asked for (a callable), not on every
+    run of the page; a click only downloads (on_click="ignore"): a rerun would redo the page's queries for
+    nothing, and a click while one ran could ask for a file that rerun had dropped ("Failed to generate file
+    for download", seen in a browser on clicks right after opening a page)."""
     left, right = st.columns(2)
-    # The files are made when asked for (a callable), not on every rerun of the page.
     left.download_button(tr("export.csv"), lambda: shown.write_csv().encode("utf-8-sig"), f"{name}.csv", "text/csv",
-                         key=f"csv-{name}")
-    right.download_button(tr("export.xlsx"), lambda: to_xlsx(shown), f"{name}.xlsx",
-                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{name}")
+                         key=f"csv-{name}", on_click="ignore")
+    right.download_button(tr("export.xlsx"), lambda: to_xlsx(shown, sheet), f"{name}.xlsx", XLSX,
+                          key=f"xlsx-{name}", on_click="ignore")
 
 
 def percent(value: float | None) -> str:
