@@ -184,6 +184,13 @@ def wait_ready(page) -> None:  # noqa: ANN001
     expect(page.get_by_test_id("stSidebarNav")).to_be_visible()
 
 
+def idle(page) -> None:  # noqa: ANN001
+    """Wait until Streamlit has finished the current run of the script."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+
+
 def download_from(page, button, tries: int = 2) -> bytes:  # noqa: ANN001
     """Click a download button once the page has settled; returns the downloaded file's bytes.
 
@@ -192,10 +199,9 @@ def download_from(page, button, tries: int = 2) -> bytes:  # noqa: ANN001
     has already dropped; the button then shows an error for a few seconds and nothing downloads (seen once in CI,
     on 我的办件 right after navigating there). A user clicks again once the page is drawn, and so does this."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import expect
 
     for attempt in range(1, tries + 1):
-        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+        idle(page)
         try:
             with page.expect_download(timeout=TIMEOUT_MS) as info:
                 button.click()

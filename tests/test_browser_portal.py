@@ -36,6 +36,7 @@ from tests.browser_support import (  # noqa: F401 - fixtures are used by name
     USERS,
     chromium,
     download_from,
+    idle,
     main,
     new_page,
     open_app,
@@ -117,11 +118,6 @@ def go(page: Page, link: str, heading: str) -> None:
     """Click a page in the sidebar navigation and wait for its title."""
     nav_link(page, link).click()
     expect(main(page).get_by_role("heading", name=heading, exact=True).first).to_be_visible()
-
-
-def idle(page: Page) -> None:
-    """Wait until Streamlit has finished the current run of the script."""
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
 def text_field(scope: Locator, label: str) -> Locator:

@@ -35,6 +35,7 @@ from tests.browser_support import (  # noqa: F401 - fixtures are used by name
     chromium,
     expect_signed_in,
     expect_signed_out,
+    idle,
     main,
     open_app,
     sidebar,
@@ -55,11 +56,6 @@ APPLICANT = USERS["applicant"]
 FOOD_ITEM, FOOD_NAME = "4207-SCJG-003", "食品经营许可"
 VILLAGE = "420704001002"
 STALE = "该办件已被他人更新，请刷新后重试。"
-
-
-def idle(page: Page) -> None:
-    """Wait until Streamlit has finished the current run of the script."""
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
 def file_case(cluster: Cluster, *, days_ago: int = 0) -> dict:
