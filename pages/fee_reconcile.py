@@ -8,7 +8,7 @@ from app import fees
 from app import workflow as wf
 from app.ui import form_widgets as fw
 from app.ui import session as ui
-from app.ui.widgets import grid, table
+from app.ui.widgets import export_buttons, grid, table
 
 tr = ui.tr
 actor = ui.require_roles(ui.actor(), wf.OFFICER, wf.HEAD)
@@ -40,8 +40,7 @@ if report is not None:
         refused = pl.DataFrame([{tr("fee.line"): r["line"], tr("fee.notice_no"): r["notice_no"],
                                  tr("fee.reason"): fw.message(r["reason"], r)} for r in report.refused])
         grid(refused)
-        st.download_button(tr("export.csv"), refused.write_csv().encode("utf-8-sig"), "refused.csv", "text/csv",
-                           key="fee-refused-csv", on_click="ignore")
+        export_buttons(refused, "refused")
     if report.paid:
         st.success(tr("fee.paid_help", n=len(report.paid)))
 

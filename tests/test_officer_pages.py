@@ -656,6 +656,7 @@ def test_assess_a_fee_and_reconcile_good_and_bad_files(env):
     [listed] = [d.value for d in bad.dataframe if "拒绝原因" in d.value.columns]
     assert listed["通知书编号"].tolist() == [notice["notice_no"]]
     assert listed["拒绝原因"].tolist() == ["金额不符：通知书应缴100.00元，对账文件为99.00元。"]
+    assert {"csv-refused", "xlsx-refused"} <= {d.key for d in bad.get("download_button")}   # the list, to export
     assert fees.notices_of(db, SYSTEM, case["case_id"])[0]["state"] == "unpaid"
     assert last_event(db, case)["action"] == "assess_fee"
 
